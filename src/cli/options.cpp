@@ -1,0 +1,142 @@
+#include "cli/options.hpp"
+
+#include <boost/program_options.hpp>
+
+#include <cctype>
+#include <charconv>
+#include <sstream>
+
+namespace po = boost::program_options;
+
+namespace kvmgdb {
+
+namespace {
+
+std::optional<std::uint64_t> parse_number(std::string_view text, int base) {
+    std::uint64_t v = 0;
+    auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v, base);
+    if (ec != std::errc() || ptr != text.data() + text.size() || text.empty()) return std::nullopt;
+    return v;
+}
+
+const char* kExamples = R"(
+Examples:
+  kvmgdb guests/hello-long.elf              run a 64-bit guest in long mode
+  kvmgdb --mode paged32 my-kernel.elf       a 32-bit ELF with paging (4 MiB pages)
+  kvmgdb --mode real boot.elf               16-bit real mode (CS:IP = 0:entry)
+  kvmgdb --format raw --load-addr 0 --entry 0 --mode long payload.bin
+  kvmgdb --listen :1234 guest.elf           wait for gdb (target remote :1234)
+
+Exit status: 0 when the guest executes HLT; N when it writes byte N to port 0xF4;
+1 when KVM is unusable; 2 for a bad command line or guest image; 3 when the guest
+crashes (triple fault, failed VM entry). Port 0xE9 and COM1 (0x3F8) print to stdout.
+No /dev/kvm here? Run kvmgdb under scripts/with-kvm.
+)";
+
+}  // namespace
+
+std::uint64_t parse_size(std::string_view text) {
+    std::string_view digits = text;
+    std::uint64_t unit = 1;
+    auto strip = [&](std::string_view suffix) {
+        if (digits.size() > suffix.size() && digits.substr(digits.size() - suffix.size()) == suffix) {
+            digits.remove_suffix(suffix.size());
+            return true;
+        }
+        return false;
+    };
+    if (!strip("iB")) strip("B");
+    if (!digits.empty()) {
+        switch (std::toupper(static_cast<unsigned char>(digits.back()))) {
+        case 'K': unit = 1ull << 10; break;
+        case 'M': unit = 1ull << 20; break;
+        case 'G': unit = 1ull << 30; break;
+        default: break;
+        }
+        if (unit != 1) digits.remove_suffix(1);
+    }
+    auto n = parse_number(digits, 10);
+    std::uint64_t bytes = 0;
+    if (!n || __builtin_mul_overflow(*n, unit, &bytes))
+        throw UsageError("invalid size '" + std::string(text) + "' (expected e.g. 64M, 1G, 512K or bytes)");
+    return bytes;
+}
+
+std::uint64_t parse_address(std::string_view text) {
+    std::optional<std::uint64_t> v;
+    if (text.size() > 2 && text[0] == '0' && (text[1] == 'x' || text[1] == 'X'))
+        v = parse_number(text.substr(2), 16);
+    else
+        v = parse_number(text, 10);
+    if (!v) throw UsageError("invalid address '" + std::string(text) + "' (expected 0x... or decimal)");
+    return *v;
+}
+
+CliOptions parse_command_line(const std::vector<std::string>& args) {
+    po::options_description visible("Usage: kvmgdb [options] GUEST\n\nOptions");
+    visible.add_options()
+        ("help,h", "show this help and exit")
+        ("version,V", "show the version and exit")
+        ("mode", po::value<std::string>()->value_name("MODE"),
+         "CPU mode at entry: real, protected, paged32 or long\n(default: long for ELF64, protected for ELF32)")
+        ("memory,m", po::value<std::string>()->value_name("SIZE")->default_value("64M"),
+         "guest RAM, 1M to 3G; K/M/G suffixes")
+        ("format", po::value<std::string>()->value_name("FMT")->default_value("elf"),
+         "guest image format: elf or raw (flat binary)")
+        ("load-addr", po::value<std::string>()->value_name("ADDR"),
+         "raw images: guest-physical load address")
+        ("entry", po::value<std::string>()->value_name("ADDR"),
+         "raw images: entry point (default: the load address)")
+        ("listen", po::value<std::string>()->value_name("ADDR"),
+         "serve the GDB remote protocol on ADDR (HOST:PORT, :PORT or unix:PATH)")
+        ("verbose,v", "log unhandled ports and MMIO (once each) to stderr");
+    po::options_description hidden;
+    hidden.add_options()("guest", po::value<std::string>(), "guest image");
+    po::options_description all;
+    all.add(visible).add(hidden);
+    po::positional_options_description positional;
+    positional.add("guest", 1);
+
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(all).positional(positional).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw UsageError(e.what());
+    }
+
+    CliOptions out;
+    if (vm.count("help")) {
+        std::ostringstream help;
+        help << visible << kExamples;
+        out.action = CliOptions::Action::Help;
+        out.help_text = help.str();
+        return out;
+    }
+    if (vm.count("version")) {
+        out.action = CliOptions::Action::Version;
+        return out;
+    }
+    if (!vm.count("guest")) throw UsageError("no guest image given");
+    GuestConfig& g = out.guest;
+    g.path = vm["guest"].as<std::string>();
+    if (vm.count("mode")) {
+        auto name = vm["mode"].as<std::string>();
+        g.mode = parse_cpu_mode(name);
+        if (!g.mode) throw UsageError("unknown --mode '" + name + "' (expected real, protected, paged32 or long)");
+    }
+    g.memory = parse_size(vm["memory"].as<std::string>());
+    auto format = vm["format"].as<std::string>();
+    if (format == "raw") g.format = ImageFormat::Raw;
+    else if (format != "elf") throw UsageError("unknown --format '" + format + "' (expected elf or raw)");
+    if (vm.count("load-addr")) g.load_addr = parse_address(vm["load-addr"].as<std::string>());
+    if (vm.count("entry")) g.entry = parse_address(vm["entry"].as<std::string>());
+    if (g.format == ImageFormat::Raw && !g.load_addr) throw UsageError("--format raw needs --load-addr");
+    if (g.format == ImageFormat::Elf && (g.load_addr || g.entry))
+        throw UsageError("--load-addr and --entry are for --format raw; an ELF says where it goes");
+    if (vm.count("listen")) out.listen = vm["listen"].as<std::string>();
+    g.verbose = vm.count("verbose") > 0;
+    return out;
+}
+
+}  // namespace kvmgdb

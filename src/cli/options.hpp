@@ -1,0 +1,36 @@
+// The kvmgdb command line, parsed with Boost.Program_options into a plain struct.
+// Parsing is pure (no I/O besides the help text it returns) so it is unit-tested.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "vmm/machine.hpp"
+
+namespace kvmgdb {
+
+class UsageError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct CliOptions {
+    enum class Action { Run, Help, Version };
+    Action action = Action::Run;
+    GuestConfig guest;
+    std::optional<std::string> listen;  // --listen, for the GDB stub
+    std::string help_text;              // filled for Action::Help
+};
+
+// "64M", "1G", "512K", "4096", "2MiB": bytes. Throws UsageError naming the text.
+std::uint64_t parse_size(std::string_view text);
+// "0x100000" or "1048576".
+std::uint64_t parse_address(std::string_view text);
+
+CliOptions parse_command_line(const std::vector<std::string>& args);
+
+}  // namespace kvmgdb

@@ -1,0 +1,52 @@
+// The guest's port I/O devices: the 0xE9 debug console, a minimal 16550 UART at
+// COM1 (0x3F8) for output, and the 0xF4 exit port. Everything else reads as all
+// ones and drops writes, as an empty ISA bus does.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <set>
+#include <span>
+#include <string_view>
+
+namespace kvmgdb {
+
+inline constexpr std::uint16_t kDebugConsolePort = 0xe9;
+inline constexpr std::uint16_t kExitPort = 0xf4;
+inline constexpr std::uint16_t kCom1Base = 0x3f8;
+
+// Output of the guest's consoles, and diagnostics (--verbose).
+using TextSink = std::function<void(std::string_view)>;
+
+class PortBus {
+public:
+    PortBus(TextSink console, TextSink log, bool verbose);
+
+    // An OUT of `data` (size * count bytes). Returns the exit status when the guest
+    // wrote to the exit port.
+    std::optional<int> out(std::uint16_t port, std::uint8_t size, std::span<const std::uint8_t> data);
+    // An IN: fills `data`.
+    void in(std::uint16_t port, std::uint8_t size, std::span<std::uint8_t> data);
+    // MMIO to an address with no RAM: reads all ones, writes dropped.
+    void mmio(std::uint64_t addr, bool is_write, std::span<std::uint8_t> data);
+
+    // Ports and MMIO pages the guest touched that have no device behind them.
+    const std::set<std::uint16_t>& unknown_ports() const { return unknown_ports_; }
+
+private:
+    void note_unknown_port(std::uint16_t port, const char* dir);
+    void uart_out(std::uint16_t reg, std::uint8_t v);
+    std::uint8_t uart_in(std::uint16_t reg) const;
+
+    TextSink console_;
+    TextSink log_;
+    bool verbose_;
+    std::set<std::uint16_t> unknown_ports_;
+    std::set<std::uint64_t> unknown_mmio_pages_;
+    // 16550 registers kvmgdb keeps so a driver that reads back what it wrote works.
+    std::uint8_t uart_lcr_ = 0, uart_ier_ = 0, uart_mcr_ = 0, uart_scratch_ = 0;
+    std::uint16_t uart_divisor_ = 12;
+};
+
+}  // namespace kvmgdb

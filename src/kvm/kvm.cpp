@@ -1,0 +1,221 @@
+#include "kvm/kvm.hpp"
+
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <memory>
+
+namespace kvmgdb {
+
+namespace {
+
+// One error funnel: every ioctl goes through here so the name is never lost.
+template <typename Arg>
+int xioctl(int fd, unsigned long request, const char* name, Arg arg) {
+    int r;
+    do {
+        r = ::ioctl(fd, request, arg);
+    } while (r < 0 && errno == EINTR && request != KVM_RUN);
+    if (r < 0) throw KvmError(name, errno);
+    return r;
+}
+#define KVM_IOCTL(fd, req, arg) xioctl((fd), (req), #req, (arg))
+
+std::string open_hint(int err, const std::string& path) {
+    switch (err) {
+    case ENOENT:
+    case ENODEV:
+    case ENXIO:
+        return "  " + path + " does not exist: load the module (modprobe kvm-intel or kvm-amd), enable\n"
+               "  virtualisation in the firmware, or, where there is none (containers, CI runners\n"
+               "  without nested virtualisation), run kvmgdb under scripts/with-kvm.";
+    case EACCES:
+    case EPERM:
+        return "  no permission to open " + path + ": add yourself to the 'kvm' group\n"
+               "  (sudo usermod -aG kvm $USER, then log in again) or run as root.";
+    default:
+        return "  see scripts/with-kvm for running without a usable " + path + ".";
+    }
+}
+
+}  // namespace
+
+Kvm::Kvm(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        int err = errno;
+        throw KvmError("open " + path, err, open_hint(err, path));
+    }
+    fd_ = Fd(fd);
+    int version = KVM_IOCTL(fd, KVM_GET_API_VERSION, 0);
+    if (version != KVM_API_VERSION)
+        throw KvmError("KVM_GET_API_VERSION returned " + std::to_string(version) + ", kvmgdb needs " +
+                       std::to_string(KVM_API_VERSION));
+    struct Required { long cap; const char* name; };
+    for (auto [cap, name] : {Required{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
+                             Required{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
+                             Required{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"}}) {
+        if (check_extension(cap) <= 0)
+            throw KvmError(std::string("the host KVM lacks ") + name + ", which kvmgdb needs");
+    }
+}
+
+int Kvm::check_extension(long cap) const {
+    return KVM_IOCTL(fd_.get(), KVM_CHECK_EXTENSION, cap);
+}
+
+int Kvm::vcpu_mmap_size() const {
+    return KVM_IOCTL(fd_.get(), KVM_GET_VCPU_MMAP_SIZE, 0);
+}
+
+std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
+    // The ioctl says E2BIG when the buffer is too small; grow until it fits.
+    for (std::uint32_t n = 64; n <= 4096; n *= 2) {
+        std::size_t bytes = sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2);
+        auto buf = std::make_unique<std::uint8_t[]>(bytes);
+        auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
+        cpuid->nent = n;
+        if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
+            return {cpuid->entries, cpuid->entries + cpuid->nent};
+        if (errno != E2BIG) throw KvmError("KVM_GET_SUPPORTED_CPUID", errno);
+    }
+    throw KvmError("KVM_GET_SUPPORTED_CPUID", E2BIG);
+}
+
+Vm::Vm(const Kvm& kvm) : kvm_(&kvm), fd_(KVM_IOCTL(kvm.fd(), KVM_CREATE_VM, 0)) {}
+
+int Vm::check_extension(long cap) const {
+    return KVM_IOCTL(fd_.get(), KVM_CHECK_EXTENSION, cap);
+}
+
+void Vm::set_tss_addr(std::uint64_t addr) {
+    KVM_IOCTL(fd_.get(), KVM_SET_TSS_ADDR, static_cast<unsigned long>(addr));
+}
+
+void Vm::set_identity_map_addr(std::uint64_t addr) {
+    __u64 a = addr;
+    KVM_IOCTL(fd_.get(), KVM_SET_IDENTITY_MAP_ADDR, &a);
+}
+
+void Vm::set_user_memory_region(std::uint32_t slot, std::uint32_t flags, std::uint64_t guest_phys,
+                                std::uint64_t size, void* host) {
+    kvm_userspace_memory_region region{};
+    region.slot = slot;
+    region.flags = flags;
+    region.guest_phys_addr = guest_phys;
+    region.memory_size = size;
+    region.userspace_addr = reinterpret_cast<std::uint64_t>(host);
+    KVM_IOCTL(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region);
+}
+
+Vcpu::Vcpu(const Vm& vm, unsigned id) : fd_(KVM_IOCTL(vm.fd(), KVM_CREATE_VCPU, id)) {
+    auto size = static_cast<std::size_t>(vm.kvm().vcpu_mmap_size());
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
+    if (p == MAP_FAILED) throw KvmError("mmap of the vCPU's kvm_run", errno);
+    run_ = Mmap(p, size);
+}
+
+VcpuExit Vcpu::run() {
+    if (::ioctl(fd_.get(), KVM_RUN, 0) < 0) {
+        if (errno == EINTR || errno == EAGAIN) return exit::Interrupted{};
+        throw KvmError("KVM_RUN", errno);
+    }
+    kvm_run& r = run_state();
+    auto* base = static_cast<std::uint8_t*>(run_.get());
+    switch (r.exit_reason) {
+    case KVM_EXIT_IO: {
+        std::size_t len = std::size_t(r.io.size) * r.io.count;
+        std::span<std::uint8_t> data(base + r.io.data_offset, len);
+        if (r.io.direction == KVM_EXIT_IO_OUT)
+            return exit::IoOut{r.io.port, r.io.size, r.io.count, data};
+        return exit::IoIn{r.io.port, r.io.size, r.io.count, data};
+    }
+    case KVM_EXIT_MMIO:
+        return exit::Mmio{r.mmio.phys_addr, r.mmio.len, r.mmio.is_write != 0,
+                          std::span<std::uint8_t>(r.mmio.data, r.mmio.len)};
+    case KVM_EXIT_HLT:
+        return exit::Hlt{};
+    case KVM_EXIT_DEBUG:
+        return exit::Debug{r.debug.arch.exception, r.debug.arch.pc, r.debug.arch.dr6, r.debug.arch.dr7};
+    case KVM_EXIT_SHUTDOWN:
+        return exit::Shutdown{};
+    case KVM_EXIT_FAIL_ENTRY:
+        return exit::FailEntry{r.fail_entry.hardware_entry_failure_reason};
+    case KVM_EXIT_INTERNAL_ERROR:
+        return exit::InternalError{r.internal.suberror};
+    case KVM_EXIT_INTR:
+        return exit::Interrupted{};
+    default:
+        return exit::Unknown{r.exit_reason};
+    }
+}
+
+kvm_regs Vcpu::get_regs() const {
+    kvm_regs r{};
+    KVM_IOCTL(fd_.get(), KVM_GET_REGS, &r);
+    return r;
+}
+void Vcpu::set_regs(const kvm_regs& r) { KVM_IOCTL(fd_.get(), KVM_SET_REGS, &r); }
+kvm_sregs Vcpu::get_sregs() const {
+    kvm_sregs s{};
+    KVM_IOCTL(fd_.get(), KVM_GET_SREGS, &s);
+    return s;
+}
+void Vcpu::set_sregs(const kvm_sregs& s) { KVM_IOCTL(fd_.get(), KVM_SET_SREGS, &s); }
+kvm_fpu Vcpu::get_fpu() const {
+    kvm_fpu f{};
+    KVM_IOCTL(fd_.get(), KVM_GET_FPU, &f);
+    return f;
+}
+void Vcpu::set_fpu(const kvm_fpu& f) { KVM_IOCTL(fd_.get(), KVM_SET_FPU, &f); }
+
+void Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
+    std::size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
+    auto buf = std::make_unique<std::uint8_t[]>(bytes);
+    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
+    cpuid->nent = static_cast<std::uint32_t>(entries.size());
+    std::copy(entries.begin(), entries.end(), cpuid->entries);
+    KVM_IOCTL(fd_.get(), KVM_SET_CPUID2, cpuid);
+}
+
+void Vcpu::set_guest_debug(const kvm_guest_debug& dbg) {
+    KVM_IOCTL(fd_.get(), KVM_SET_GUEST_DEBUG, &dbg);
+}
+
+std::string describe(const VcpuExit& e) {
+    char buf[128];
+    std::visit(
+        [&](const auto& x) {
+            using T = std::decay_t<decltype(x)>;
+            if constexpr (std::is_same_v<T, exit::IoOut>)
+                std::snprintf(buf, sizeof buf, "I/O out to port 0x%x (%u bytes)", x.port, unsigned(x.size));
+            else if constexpr (std::is_same_v<T, exit::IoIn>)
+                std::snprintf(buf, sizeof buf, "I/O in from port 0x%x (%u bytes)", x.port, unsigned(x.size));
+            else if constexpr (std::is_same_v<T, exit::Mmio>)
+                std::snprintf(buf, sizeof buf, "MMIO %s at 0x%llx (%u bytes)", x.is_write ? "write" : "read",
+                              static_cast<unsigned long long>(x.addr), x.len);
+            else if constexpr (std::is_same_v<T, exit::Hlt>)
+                std::snprintf(buf, sizeof buf, "HLT");
+            else if constexpr (std::is_same_v<T, exit::Debug>)
+                std::snprintf(buf, sizeof buf, "debug exception %u at 0x%llx", x.exception,
+                              static_cast<unsigned long long>(x.pc));
+            else if constexpr (std::is_same_v<T, exit::Shutdown>)
+                std::snprintf(buf, sizeof buf, "shutdown (triple fault)");
+            else if constexpr (std::is_same_v<T, exit::FailEntry>)
+                std::snprintf(buf, sizeof buf, "VM entry failed (hardware reason 0x%llx)",
+                              static_cast<unsigned long long>(x.hardware_reason));
+            else if constexpr (std::is_same_v<T, exit::InternalError>)
+                std::snprintf(buf, sizeof buf, "KVM internal error (suberror %u)", x.suberror);
+            else if constexpr (std::is_same_v<T, exit::Interrupted>)
+                std::snprintf(buf, sizeof buf, "interrupted");
+            else
+                std::snprintf(buf, sizeof buf, "unknown exit reason %u", x.reason);
+        },
+        e);
+    return buf;
+}
+
+}  // namespace kvmgdb

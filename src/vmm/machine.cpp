@@ -1,0 +1,136 @@
+#include "vmm/machine.hpp"
+
+#include <cstdio>
+
+namespace kvmgdb {
+
+namespace {
+
+CpuMode choose_mode(const GuestConfig& config, const GuestImage& image) {
+    bool elf64 = image.image_class == ImageClass::Elf64;
+    if (!config.mode) return (elf64 || image.image_class == ImageClass::Raw) ? CpuMode::Long : CpuMode::Protected;
+    CpuMode mode = *config.mode;
+    if (image.image_class == ImageClass::Raw) return mode;
+    if (elf64 && mode != CpuMode::Long)
+        throw ImageError(image.name + ": a 64-bit ELF (ELFCLASS64) runs in long mode only, not in --mode " +
+                         std::string(to_string(mode)));
+    if (!elf64 && mode == CpuMode::Long)
+        throw ImageError(image.name + ": a 32-bit ELF (ELFCLASS32) cannot start in long mode; use --mode "
+                                      "protected, paged32 or real, or link the guest as ELF64");
+    return mode;
+}
+
+std::string to_hex(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+}  // namespace
+
+PreparedGuest prepare_guest(const GuestConfig& config) {
+    if (config.memory < kMinMemory || config.memory > kMaxMemory || config.memory % kPageSize != 0)
+        throw ImageError(config.path + ": guest memory must be a multiple of 4 KiB between 1 MiB and 3 GiB");
+    std::vector<std::uint8_t> file = read_file(config.path);
+    GuestImage image = config.format == ImageFormat::Raw
+                           ? make_raw_image(file, config.path, config.memory, config.load_addr.value_or(0),
+                                            config.entry.value_or(config.load_addr.value_or(0)))
+                           : parse_elf(file, config.path, config.memory);
+    CpuMode mode = choose_mode(config, image);
+    if (mode == CpuMode::Real && image.entry >= 0x100000)
+        throw ImageError(config.path + ": entry point 0x" + to_hex(image.entry) +
+                         " is above 1 MiB, out of reach of real mode");
+    std::vector<PhysRange> occupied;
+    for (const auto& s : image.segments) occupied.push_back({s.paddr, s.paddr + s.memsz});
+    SystemArea area;
+    try {
+        area = place_system_area(describe(mode), config.memory, occupied);
+    } catch (const ModeSetupError& e) {
+        throw ImageError(config.path + ": " + e.what());
+    }
+    GuestMemory memory(config.memory);
+    load_image(image, file, memory);
+    return {std::move(image), mode, area, std::move(memory)};
+}
+
+Machine::Machine(const GuestConfig& config, TextSink console, TextSink log)
+    : Machine(prepare_guest(config), std::move(console), std::move(log), config.verbose) {}
+
+Machine::Machine(PreparedGuest&& g, TextSink console, TextSink log, bool verbose)
+    : image_(std::move(g.image)),
+      mode_(g.mode),
+      area_(g.area),
+      memory_(std::move(g.memory)),
+      log_(log),
+      ports_(std::move(console), std::move(log), verbose) {
+    kvm_ = std::make_unique<Kvm>();
+    vm_ = std::make_unique<Vm>(*kvm_);
+    vm_->set_tss_addr(kTssAddr);
+    if (vm_->check_extension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) vm_->set_identity_map_addr(kIdentityMapAddr);
+    vm_->set_user_memory_region(0, 0, 0, memory_.size(), memory_.host_base());
+    vcpu_ = std::make_unique<Vcpu>(*vm_, 0);
+    // Without the host's CPUID a guest that enables long mode itself faults on
+    // `wrmsr EFER` (LM is not advertised) and triple-faults. Some sandboxed /dev/kvm
+    // devices refuse the CPUID ioctls (seen: EINVAL for every variable-length ioctl);
+    // the guest can still run there, so say so and go on. scripts/with-kvm does not
+    // accept such a device and boots a real KVM instead.
+    try {
+        vcpu_->set_cpuid(kvm_->supported_cpuid());
+    } catch (const KvmError& e) {
+        log_(std::string("kvmgdb: warning: ") + e.what() +
+             "; the guest runs without the host's CPUID (no long mode for guests that switch themselves)\n");
+    }
+
+    kvm_sregs sregs = vcpu_->get_sregs();
+    kvm_regs regs{};
+    setup_mode(describe(mode_), area_, image_.entry, memory_, sregs, regs);
+    vcpu_->set_sregs(sregs);
+    vcpu_->set_regs(regs);
+    vcpu_->set_fpu(initial_fpu());
+}
+
+RunOutcome Machine::crash(RunOutcome::Kind kind, const std::string& what) {
+    std::string msg = what;
+    try {
+        kvm_regs r = vcpu_->get_regs();
+        kvm_sregs s = vcpu_->get_sregs();
+        char buf[128];
+        std::snprintf(buf, sizeof buf, " at cs:rip %04x:%llx (linear 0x%llx)", s.cs.selector,
+                      static_cast<unsigned long long>(r.rip), static_cast<unsigned long long>(s.cs.base + r.rip));
+        msg += buf;
+    } catch (const KvmError&) {
+        // The state may be unreadable after an internal error; the reason alone is still worth saying.
+    }
+    return {kind, kExitGuestCrashed, msg};
+}
+
+std::optional<RunOutcome> Machine::service_exit(const VcpuExit& e) {
+    using K = RunOutcome::Kind;
+    if (auto* o = std::get_if<exit::IoOut>(&e)) {
+        if (auto status = ports_.out(o->port, o->size, o->data)) return RunOutcome{K::ExitPort, *status, {}};
+        return std::nullopt;
+    }
+    if (auto* i = std::get_if<exit::IoIn>(&e)) {
+        ports_.in(i->port, i->size, i->data);
+        return std::nullopt;
+    }
+    if (auto* m = std::get_if<exit::Mmio>(&e)) {
+        ports_.mmio(m->addr, m->is_write, m->data);
+        return std::nullopt;
+    }
+    if (std::holds_alternative<exit::Hlt>(e)) return RunOutcome{K::Halted, 0, {}};
+    if (std::holds_alternative<exit::Shutdown>(e)) return crash(K::TripleFault, "guest triple-faulted (KVM_EXIT_SHUTDOWN)");
+    if (auto* f = std::get_if<exit::FailEntry>(&e)) return crash(K::EntryFailed, describe(VcpuExit(*f)));
+    if (std::holds_alternative<exit::InternalError>(e) || std::holds_alternative<exit::Unknown>(e))
+        return crash(K::InternalError, describe(e));
+    return std::nullopt;  // Interrupted, Debug: nothing to do outside a debug session
+}
+
+RunOutcome Machine::run_to_end() {
+    for (;;) {
+        VcpuExit e = vcpu_->run();
+        if (auto outcome = service_exit(e)) return *outcome;
+    }
+}
+
+}  // namespace kvmgdb

@@ -1,0 +1,98 @@
+// One guest: its RAM, the loaded image, kvmgdb's tables, a VM with one vCPU in
+// the chosen mode, and the port devices. Used by the CLI to run a guest to its
+// end, by the KVM tests to inspect it afterwards, and by the debug target.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "devices/port_io.hpp"
+#include "kvm/kvm.hpp"
+#include "loader/elf_loader.hpp"
+#include "mem/guest_memory.hpp"
+#include "x86/cpu_mode.hpp"
+#include "x86/mode_setup.hpp"
+
+namespace kvmgdb {
+
+inline constexpr std::uint64_t kDefaultMemory = 64ull << 20;
+inline constexpr std::uint64_t kMinMemory = 1ull << 20;
+// KVM's real-mode TSS (three pages) and identity-map page sit just below 4 GiB;
+// RAM must stay under them, and 32-bit modes cannot address more anyway.
+inline constexpr std::uint64_t kMaxMemory = 3ull << 30;
+inline constexpr std::uint64_t kTssAddr = 0xfffbd000;
+inline constexpr std::uint64_t kIdentityMapAddr = 0xfffbc000;
+
+enum class ImageFormat { Elf, Raw };
+
+struct GuestConfig {
+    std::string path;
+    ImageFormat format = ImageFormat::Elf;
+    std::optional<std::uint64_t> load_addr;  // raw only
+    std::optional<std::uint64_t> entry;      // raw only (defaults to load_addr)
+    std::optional<CpuMode> mode;             // default: from the ELF class
+    std::uint64_t memory = kDefaultMemory;
+    bool verbose = false;
+};
+
+// How a run ended. exit_status is what kvmgdb exits with.
+struct RunOutcome {
+    enum class Kind { Halted, ExitPort, TripleFault, EntryFailed, InternalError };
+    Kind kind;
+    int exit_status;
+    std::string message;  // empty for Halted / ExitPort
+};
+
+// Exit statuses of kvmgdb itself (docs/guest-abi.md): the guest's own status from the
+// exit port passes through unchanged.
+inline constexpr int kExitHostError = 1;  // KVM unusable, an ioctl failed
+inline constexpr int kExitBadInput = 2;   // bad command line or guest image
+inline constexpr int kExitGuestCrashed = 3;
+
+// The part of loading that needs no KVM: read and check the image, choose the mode
+// and where the tables go, fill RAM. Throws ImageError / ModeSetupError.
+struct PreparedGuest {
+    GuestImage image;
+    CpuMode mode;
+    SystemArea area;
+    GuestMemory memory;
+};
+PreparedGuest prepare_guest(const GuestConfig& config);
+
+class Machine {
+public:
+    Machine(const GuestConfig& config, TextSink console, TextSink log);
+
+    // Runs until the guest halts, writes the exit port, or crashes.
+    RunOutcome run_to_end();
+    // Handles an exit that is the VMM's business (I/O, MMIO). Returns the outcome
+    // when the exit ends the run, nullopt when the guest can go on.
+    std::optional<RunOutcome> service_exit(const VcpuExit& e);
+
+    CpuMode mode() const { return mode_; }
+    const GuestImage& image() const { return image_; }
+    const SystemArea& system_area() const { return area_; }
+    GuestMemory& memory() { return memory_; }
+    Vcpu& vcpu() { return *vcpu_; }
+    Vm& vm() { return *vm_; }
+    const Kvm& kvm() const { return *kvm_; }
+    PortBus& ports() { return ports_; }
+
+private:
+    Machine(PreparedGuest&& guest, TextSink console, TextSink log, bool verbose);
+    RunOutcome crash(RunOutcome::Kind kind, const std::string& what);
+
+    GuestImage image_;
+    CpuMode mode_;
+    SystemArea area_;
+    GuestMemory memory_;
+    TextSink log_;
+    PortBus ports_;
+    std::unique_ptr<Kvm> kvm_;
+    std::unique_ptr<Vm> vm_;
+    std::unique_ptr<Vcpu> vcpu_;
+};
+
+}  // namespace kvmgdb

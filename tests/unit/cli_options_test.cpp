@@ -1,0 +1,69 @@
+#include <gtest/gtest.h>
+
+#include "cli/options.hpp"
+
+using namespace kvmgdb;
+
+TEST(ParseSize, Suffixes) {
+    EXPECT_EQ(parse_size("4096"), 4096u);
+    EXPECT_EQ(parse_size("512K"), 512u << 10);
+    EXPECT_EQ(parse_size("64M"), 64u << 20);
+    EXPECT_EQ(parse_size("64m"), 64u << 20);
+    EXPECT_EQ(parse_size("2MiB"), 2u << 20);
+    EXPECT_EQ(parse_size("1G"), 1ull << 30);
+    EXPECT_EQ(parse_size("3GB"), 3ull << 30);
+}
+
+TEST(ParseSize, Rejects) {
+    for (const char* bad : {"", "M", "-1M", "1.5G", "12Q", "0x10M", "99999999999999999999", "17179869184G"})
+        EXPECT_THROW(parse_size(bad), UsageError) << bad;
+}
+
+TEST(ParseAddress, HexAndDecimal) {
+    EXPECT_EQ(parse_address("0x100000"), 0x100000u);
+    EXPECT_EQ(parse_address("4096"), 4096u);
+    EXPECT_THROW(parse_address("0x"), UsageError);
+    EXPECT_THROW(parse_address("zz"), UsageError);
+}
+
+TEST(CommandLine, Defaults) {
+    auto o = parse_command_line({"guest.elf"});
+    EXPECT_EQ(o.action, CliOptions::Action::Run);
+    EXPECT_EQ(o.guest.path, "guest.elf");
+    EXPECT_EQ(o.guest.memory, 64u << 20);
+    EXPECT_FALSE(o.guest.mode);
+    EXPECT_EQ(o.guest.format, ImageFormat::Elf);
+    EXPECT_FALSE(o.listen);
+}
+
+TEST(CommandLine, AllOptions) {
+    auto o = parse_command_line({"--mode", "paged32", "--memory", "128M", "-v", "--listen", ":1234", "k.elf"});
+    EXPECT_EQ(o.guest.mode, CpuMode::Paged32);
+    EXPECT_EQ(o.guest.memory, 128u << 20);
+    EXPECT_TRUE(o.guest.verbose);
+    EXPECT_EQ(o.listen, ":1234");
+    auto r = parse_command_line({"--format", "raw", "--load-addr", "0x1000", "--entry", "0x1004", "p.bin"});
+    EXPECT_EQ(r.guest.format, ImageFormat::Raw);
+    EXPECT_EQ(r.guest.load_addr, 0x1000u);
+    EXPECT_EQ(r.guest.entry, 0x1004u);
+}
+
+TEST(CommandLine, HelpDocumentsEveryOption) {
+    auto o = parse_command_line({"--help"});
+    ASSERT_EQ(o.action, CliOptions::Action::Help);
+    for (const char* opt : {"--help", "--version", "--mode", "--memory", "--format", "--load-addr", "--entry",
+                            "--listen", "--verbose", "Examples", "Exit status", "scripts/with-kvm"})
+        EXPECT_NE(o.help_text.find(opt), std::string::npos) << opt;
+    EXPECT_EQ(parse_command_line({"--version"}).action, CliOptions::Action::Version);
+}
+
+TEST(CommandLine, Errors) {
+    EXPECT_THROW(parse_command_line({}), UsageError);
+    EXPECT_THROW(parse_command_line({"--bogus", "g.elf"}), UsageError);
+    EXPECT_THROW(parse_command_line({"--mode", "vm86", "g.elf"}), UsageError);
+    EXPECT_THROW(parse_command_line({"--format", "hex", "g.elf"}), UsageError);
+    EXPECT_THROW(parse_command_line({"--format", "raw", "g.bin"}), UsageError);
+    EXPECT_THROW(parse_command_line({"--entry", "0x10", "g.elf"}), UsageError);
+    EXPECT_THROW(parse_command_line({"--memory", "lots", "g.elf"}), UsageError);
+    EXPECT_THROW(parse_command_line({"a.elf", "b.elf"}), UsageError);
+}
