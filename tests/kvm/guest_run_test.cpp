@@ -59,7 +59,7 @@ INSTANTIATE_TEST_SUITE_P(FourModes, HelloGuest,
                                          HelloCase{"hello-protected.elf", CpuMode::Protected, 0xffffffff},
                                          HelloCase{"hello-paged32.elf", CpuMode::Paged32, 0xffffffff},
                                          HelloCase{"hello-long.elf", CpuMode::Long, ~0ull}),
-                         [](const auto& info) { return std::string(to_string(info.param.mode)); });
+                         [](const testing::TestParamInfo<HelloCase>& p) { return std::string(to_string(p.param.mode)); });
 
 TEST(DefaultMode, Elf64RunsInLongModeAndElf32InProtectedMode) {
     EXPECT_EQ(run_guest("hello-long.elf", std::nullopt).machine->mode(), CpuMode::Long);
@@ -131,4 +131,18 @@ TEST(TripleFault, IsReportedNotFatalToTheVmm) {
     EXPECT_NE(r.outcome.message.find("triple-faulted"), std::string::npos);
     // Registers stay readable after the shutdown exit.
     EXPECT_NO_THROW(r.machine->vcpu().get_regs());
+}
+
+// Compiled C that uses x87 (fsqrt) and SSE arithmetic: works only if CR0/CR4 and
+// the FPU state are right from the first instruction.
+TEST(FloatingPoint, SseAndX87WorkInLongMode) {
+    auto r = run_guest("fpu-sse64.elf", CpuMode::Long);
+    EXPECT_EQ(r.console, "pi ~= 3.14063\nsqrt(2) ~= 1.41421\ndot = 70\nfpu ok\n");
+    expect_seed_check(r, ~0ull);
+}
+
+TEST(FloatingPoint, SseAndX87WorkInProtectedMode) {
+    auto r = run_guest("fpu-sse32.elf", CpuMode::Protected);
+    EXPECT_EQ(r.console, "pi ~= 3.14063\nsqrt(2) ~= 1.41421\ndot = 70\nfpu ok\n");
+    expect_seed_check(r, 0xffffffff);
 }
