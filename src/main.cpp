@@ -39,6 +39,14 @@ int main(int argc, char** argv) {
         std::printf("kvmgdb %s\n", KVMGDB_VERSION);
         return 0;
     }
+    if (options.action == CliOptions::Action::CheckKvm) {
+        try {
+            return check_kvm([](std::string_view s) { write_all(1, s); }) ? 0 : kExitGuestCrashed;
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "kvmgdb: %s\n", e.what());
+            return kExitHostError;
+        }
+    }
     if (options.listen) {
         std::fprintf(stderr, "kvmgdb: --listen: the GDB stub is not part of this build yet\n");
         return kExitBadInput;

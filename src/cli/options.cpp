@@ -77,6 +77,8 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
     visible.add_options()
         ("help,h", "show this help and exit")
         ("version,V", "show the version and exit")
+        ("check-kvm", "run a tiny guest in each CPU mode on this host's KVM, say which work,\n"
+                      "exit 0 only if all do")
         ("mode", po::value<std::string>()->value_name("MODE"),
          "CPU mode at entry: real, protected, paged32 or long\n(default: long for ELF64, protected for ELF32)")
         ("memory,m", po::value<std::string>()->value_name("SIZE")->default_value("64M"),
@@ -115,6 +117,10 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
     }
     if (vm.count("version")) {
         out.action = CliOptions::Action::Version;
+        return out;
+    }
+    if (vm.count("check-kvm")) {
+        out.action = CliOptions::Action::CheckKvm;
         return out;
     }
     if (!vm.count("guest")) throw UsageError("no guest image given");

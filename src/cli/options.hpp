@@ -19,7 +19,7 @@ public:
 };
 
 struct CliOptions {
-    enum class Action { Run, Help, Version };
+    enum class Action { Run, Help, Version, CheckKvm };
     Action action = Action::Run;
     GuestConfig guest;
     std::optional<std::string> listen;  // --listen, for the GDB stub

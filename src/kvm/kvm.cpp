@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <memory>
+#include <vector>
 
 namespace kvmgdb {
 
@@ -23,6 +24,29 @@ int xioctl(int fd, unsigned long request, const char* name, Arg arg) {
     return r;
 }
 #define KVM_IOCTL(fd, req, arg) xioctl((fd), (req), #req, (arg))
+
+// <asm/kvm.h> declares kvm_cpuid2::entries with __DECLARE_FLEX_ARRAY, which in C++
+// becomes a struct holding an empty struct (size 1) before the array: sizeof is 12 and
+// the entries sit at offset 12, so KVM_GET_SUPPORTED_CPUID and KVM_SET_CPUID2 get the
+// wrong ioctl number (size field 12, not 8) and the kernel answers EINVAL. Use the C
+// layout: an 8-byte header followed directly by the entries.
+struct CpuidHeader {
+    std::uint32_t nent;
+    std::uint32_t padding;
+};
+static_assert(sizeof(CpuidHeader) == 8);
+constexpr unsigned long kGetSupportedCpuid = _IOWR(KVMIO, 0x05, CpuidHeader);
+constexpr unsigned long kSetCpuid2 = _IOW(KVMIO, 0x90, CpuidHeader);
+
+struct CpuidBuffer {
+    explicit CpuidBuffer(std::uint32_t n)
+        : bytes(sizeof(CpuidHeader) + n * sizeof(kvm_cpuid_entry2)) {
+        header()->nent = n;
+    }
+    CpuidHeader* header() { return reinterpret_cast<CpuidHeader*>(bytes.data()); }
+    kvm_cpuid_entry2* entries() { return reinterpret_cast<kvm_cpuid_entry2*>(bytes.data() + sizeof(CpuidHeader)); }
+    std::vector<std::uint8_t> bytes;
+};
 
 std::string open_hint(int err, const std::string& path) {
     switch (err) {
@@ -74,12 +98,9 @@ int Kvm::vcpu_mmap_size() const {
 std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
     // The ioctl says E2BIG when the buffer is too small; grow until it fits.
     for (std::uint32_t n = 64; n <= 4096; n *= 2) {
-        std::size_t bytes = sizeof(kvm_cpuid2) + n * sizeof(kvm_cpuid_entry2);
-        auto buf = std::make_unique<std::uint8_t[]>(bytes);
-        auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
-        cpuid->nent = n;
-        if (::ioctl(fd_.get(), KVM_GET_SUPPORTED_CPUID, cpuid) == 0)
-            return {cpuid->entries, cpuid->entries + cpuid->nent};
+        CpuidBuffer buf(n);
+        if (::ioctl(fd_.get(), kGetSupportedCpuid, buf.bytes.data()) == 0)
+            return {buf.entries(), buf.entries() + buf.header()->nent};
         if (errno != E2BIG) throw KvmError("KVM_GET_SUPPORTED_CPUID", errno);
     }
     throw KvmError("KVM_GET_SUPPORTED_CPUID", E2BIG);
@@ -173,12 +194,9 @@ kvm_fpu Vcpu::get_fpu() const {
 void Vcpu::set_fpu(const kvm_fpu& f) { KVM_IOCTL(fd_.get(), KVM_SET_FPU, &f); }
 
 void Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
-    std::size_t bytes = sizeof(kvm_cpuid2) + entries.size() * sizeof(kvm_cpuid_entry2);
-    auto buf = std::make_unique<std::uint8_t[]>(bytes);
-    auto* cpuid = reinterpret_cast<kvm_cpuid2*>(buf.get());
-    cpuid->nent = static_cast<std::uint32_t>(entries.size());
-    std::copy(entries.begin(), entries.end(), cpuid->entries);
-    KVM_IOCTL(fd_.get(), KVM_SET_CPUID2, cpuid);
+    CpuidBuffer buf(static_cast<std::uint32_t>(entries.size()));
+    std::copy(entries.begin(), entries.end(), buf.entries());
+    xioctl(fd_.get(), kSetCpuid2, "KVM_SET_CPUID2", buf.bytes.data());
 }
 
 void Vcpu::set_guest_debug(const kvm_guest_debug& dbg) {

@@ -31,7 +31,7 @@ std::string to_hex(std::uint64_t v) {
 PreparedGuest prepare_guest(const GuestConfig& config) {
     if (config.memory < kMinMemory || config.memory > kMaxMemory || config.memory % kPageSize != 0)
         throw ImageError(config.path + ": guest memory must be a multiple of 4 KiB between 1 MiB and 3 GiB");
-    std::vector<std::uint8_t> file = read_file(config.path);
+    std::vector<std::uint8_t> file = config.bytes ? *config.bytes : read_file(config.path);
     GuestImage image = config.format == ImageFormat::Raw
                            ? make_raw_image(file, config.path, config.memory, config.load_addr.value_or(0),
                                             config.entry.value_or(config.load_addr.value_or(0)))
@@ -61,7 +61,6 @@ Machine::Machine(PreparedGuest&& g, TextSink console, TextSink log, bool verbose
       mode_(g.mode),
       area_(g.area),
       memory_(std::move(g.memory)),
-      log_(log),
       ports_(std::move(console), std::move(log), verbose) {
     kvm_ = std::make_unique<Kvm>();
     vm_ = std::make_unique<Vm>(*kvm_);
@@ -70,16 +69,9 @@ Machine::Machine(PreparedGuest&& g, TextSink console, TextSink log, bool verbose
     vm_->set_user_memory_region(0, 0, 0, memory_.size(), memory_.host_base());
     vcpu_ = std::make_unique<Vcpu>(*vm_, 0);
     // Without the host's CPUID a guest that enables long mode itself faults on
-    // `wrmsr EFER` (LM is not advertised) and triple-faults. Some sandboxed /dev/kvm
-    // devices refuse the CPUID ioctls (seen: EINVAL for every variable-length ioctl);
-    // the guest can still run there, so say so and go on. scripts/with-kvm does not
-    // accept such a device and boots a real KVM instead.
-    try {
-        vcpu_->set_cpuid(kvm_->supported_cpuid());
-    } catch (const KvmError& e) {
-        log_(std::string("kvmgdb: warning: ") + e.what() +
-             "; the guest runs without the host's CPUID (no long mode for guests that switch themselves)\n");
-    }
+    // `wrmsr EFER` (LM is not advertised) and triple-faults; KVM also refuses CR4.PSE
+    // and CR4.OSFXSR for a vCPU whose CPUID lacks PSE and FXSR.
+    vcpu_->set_cpuid(kvm_->supported_cpuid());
 
     kvm_sregs sregs = vcpu_->get_sregs();
     kvm_regs regs{};
@@ -131,6 +123,35 @@ RunOutcome Machine::run_to_end() {
         VcpuExit e = vcpu_->run();
         if (auto outcome = service_exit(e)) return *outcome;
     }
+}
+
+bool check_kvm(TextSink report) {
+    // `mov $42, %al; out %al, $0xf4`: the same bytes in 16-, 32- and 64-bit code. The
+    // first fetch goes through the mode's segments and page tables.
+    const std::vector<std::uint8_t> probe{0xb0, 0x2a, 0xe6, 0xf4};
+    bool all_ok = true;
+    for (CpuMode mode : {CpuMode::Real, CpuMode::Protected, CpuMode::Paged32, CpuMode::Long}) {
+        GuestConfig config;
+        config.path = "probe";
+        config.bytes = probe;
+        config.format = ImageFormat::Raw;
+        config.mode = mode;
+        config.load_addr = mode == CpuMode::Real ? 0x8000 : 0x100000;
+        std::string result;
+        try {
+            Machine machine(config, [](std::string_view) {}, [](std::string_view) {});
+            RunOutcome outcome = machine.run_to_end();
+            if (outcome.kind == RunOutcome::Kind::ExitPort && outcome.exit_status == 42)
+                result = "ok";
+            else
+                result = outcome.message.empty() ? "did not reach its exit" : outcome.message;
+        } catch (const std::exception& e) {
+            result = e.what();
+        }
+        all_ok = all_ok && result == "ok";
+        report(std::string(to_string(mode)) + ": " + result + "\n");
+    }
+    return all_ok;
 }
 
 }  // namespace kvmgdb

@@ -7,6 +7,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "devices/port_io.hpp"
 #include "kvm/kvm.hpp"
@@ -28,7 +29,8 @@ inline constexpr std::uint64_t kIdentityMapAddr = 0xfffbc000;
 enum class ImageFormat { Elf, Raw };
 
 struct GuestConfig {
-    std::string path;
+    std::string path;                           // also the name in messages
+    std::optional<std::vector<std::uint8_t>> bytes;  // the image itself, instead of reading path
     ImageFormat format = ImageFormat::Elf;
     std::optional<std::uint64_t> load_addr;  // raw only
     std::optional<std::uint64_t> entry;      // raw only (defaults to load_addr)
@@ -61,6 +63,11 @@ struct PreparedGuest {
 };
 PreparedGuest prepare_guest(const GuestConfig& config);
 
+// Runs a tiny guest in each of the four modes on this host's KVM and reports, one line
+// per mode, whether it ran. True when all did. Catches a /dev/kvm that opens but cannot
+// run a mode (seen: a nested KVM that drops CR0.PG without PAE, breaking paged32).
+bool check_kvm(TextSink report);
+
 class Machine {
 public:
     Machine(const GuestConfig& config, TextSink console, TextSink log);
@@ -88,7 +95,6 @@ private:
     CpuMode mode_;
     SystemArea area_;
     GuestMemory memory_;
-    TextSink log_;
     PortBus ports_;
     std::unique_ptr<Kvm> kvm_;
     std::unique_ptr<Vm> vm_;

@@ -14,4 +14,5 @@ expect "--memory 128M" 0 '^Hello, world!$' '' -- "$kvmgdb" --memory 128M "$guest
 # A flat binary: the hello guest's loadable bytes, loaded where it was linked.
 objcopy -O binary "$guests/hello-long.elf" "$tmp/hello.bin"
 expect "raw image" 0 '^Hello, world!$' '' -- "$kvmgdb" --format raw --load-addr 0x100000 --mode long "$tmp/hello.bin"
+expect "--check-kvm runs all four modes" 0 'paged32: ok' '' -- "$kvmgdb" --check-kvm
 finish
