@@ -146,3 +146,9 @@ TEST(FloatingPoint, SseAndX87WorkInProtectedMode) {
     EXPECT_EQ(r.console, "pi ~= 3.14063\nsqrt(2) ~= 1.41421\ndot = 70\nfpu ok\n");
     expect_seed_check(r, 0xffffffff);
 }
+
+TEST(SerialConsole, AGuestDrivingCom1LikeAKernelPrints) {
+    auto r = run_guest("serial-long.elf", CpuMode::Long);
+    EXPECT_EQ(r.console, "Hello over COM1!\n");
+    expect_seed_check(r, ~0ull);
+}
