@@ -81,7 +81,9 @@ Kvm::Kvm(const std::string& path) {
     struct Required { long cap; const char* name; };
     for (auto [cap, name] : {Required{KVM_CAP_USER_MEMORY, "KVM_CAP_USER_MEMORY"},
                              Required{KVM_CAP_SET_TSS_ADDR, "KVM_CAP_SET_TSS_ADDR"},
-                             Required{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"}}) {
+                             Required{KVM_CAP_EXT_CPUID, "KVM_CAP_EXT_CPUID"},
+                             Required{KVM_CAP_SET_GUEST_DEBUG, "KVM_CAP_SET_GUEST_DEBUG"},
+                             Required{KVM_CAP_IMMEDIATE_EXIT, "KVM_CAP_IMMEDIATE_EXIT"}}) {
         if (check_extension(cap) <= 0)
             throw KvmError(std::string("the host KVM lacks ") + name + ", which kvmgdb needs");
     }
