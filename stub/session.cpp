@@ -1,0 +1,157 @@
+// The RSP session state machine (gdbstub crate style: Idle <-> Running, plus
+// Closed after D/k). Bytes go through the Decoder, packets through
+// parse_request, and each typed request gets exactly one reply (or none, for
+// resumes and `k`). Handlers live in session_handlers.cpp; this file owns the
+// wire rules: acknowledgements, retransmission, and what may arrive while the
+// target runs. References are to the GDB manual, Remote Protocol appendix.
+#include "stub/session.hpp"
+
+#include <cerrno>
+#include <exception>
+
+#include "stub/hex.hpp"
+#include "stub/rsp_codec.hpp"
+#include "stub/session_impl.hpp"
+
+namespace kvmgdb::stub {
+
+Session::Impl::Impl(DebugTarget& t, std::function<void(StopEvent)> post, SessionOptions opts)
+    : target(t), post_stop(std::move(post)), options(std::move(opts)),
+      decoder(options.max_packet + 1024) {}
+
+void Session::Impl::send(std::string_view payload) {
+    if (options.log_packet) options.log_packet("->", payload);
+    last_reply = encode_packet(payload);
+    out.bytes += last_reply;
+}
+
+void Session::Impl::error(int err) {
+    // "Standard Replies": `E NN`, NN being two hex digits (an errno, as
+    // gdbserver and the gdbstub crate send it).
+    auto value = static_cast<std::uint64_t>(err & 0xff);
+    send("E" + to_hex_le(value, 1));
+}
+
+void Session::Impl::on_event(const Event& event) {
+    if (const auto* packet = std::get_if<Packet>(&event)) return on_packet(*packet);
+    if (std::holds_alternative<Ack>(event)) return;  // "Overview": nothing to do on `+`
+    if (options.log_packet) options.log_packet("<-", describe(event));
+    if (std::holds_alternative<BadPacket>(event)) {
+        // "Overview": `-` asks gdb to retransmit. Without acks ("Packet
+        // Acknowledgment") a corrupt packet is dropped; the transport is reliable.
+        if (ack_mode) out.bytes += '-';
+        return;
+    }
+    if (std::holds_alternative<Nack>(event)) {
+        if (ack_mode && !last_reply.empty()) out.bytes += last_reply;
+        return;
+    }
+    // Interrupt ("Interrupts"): only meaningful while the target runs. A 0x03
+    // that crosses our stop reply on the wire arrives when we are already
+    // stopped; answering it with a second stop reply would be read by gdb as
+    // the reply to its next packet, so a 0x03 while stopped is ignored
+    // (gdbserver does the same: it only looks for 0x03 while waiting).
+    if (running) interrupt_target();
+}
+
+void Session::Impl::interrupt_target() {
+    try {
+        target.interrupt();
+    } catch (const std::exception&) {
+        // Nobody to answer: a 0x03 has no reply. gdb asks again if it must.
+    }
+}
+
+void Session::Impl::on_packet(const Packet& packet) {
+    if (options.log_packet) options.log_packet("<-", packet.payload);
+    if (ack_mode) out.bytes += '+';
+    Request request = parse_request(packet.payload);
+    try {
+        if (!running) return std::visit([this](const auto& r) { handle(r); }, request);
+        // All-stop mode ("Remote Non-Stop" is not offered): after a resume gdb
+        // sends nothing but 0x03 (or vCtrlC) until our stop reply.
+        if (!std::holds_alternative<CtrlC>(request)) return error(EBUSY);
+        send("OK");
+        interrupt_target();
+    } catch (const std::exception&) {
+        // A target failure ends the request, never the session (gdbstub's
+        // TargetError::Fatal is the transport's business, not a packet's). A
+        // resume that threw did not start the guest.
+        running = false;
+        error(EIO);
+    }
+}
+
+void Session::Impl::resume(ResumeKind kind, std::optional<std::uint8_t> signal,
+                           std::optional<std::uint64_t> addr) {
+    if (exited) return error(ESRCH);  // W/X already sent: there is nothing to resume
+    if (kind == ResumeKind::Step && !target.capabilities().single_step) return error(EINVAL);
+    if (addr && !write_pc(*addr)) return error(EINVAL);
+    // Set before resume(): the target may stop at once and post the event,
+    // which reaches on_target_stopped only after we return to the transport.
+    running = true;
+    target.resume(kind, signal, post_stop);
+    // "Stop Reply Packets": the reply to a resume is the stop reply, later.
+}
+
+SessionOutput Session::Impl::take_output() {
+    SessionOutput result = std::move(out);
+    out = {};
+    return result;
+}
+
+Session::Session(DebugTarget& target, std::function<void(StopEvent)> post_stop, SessionOptions options)
+    : impl_(std::make_unique<Impl>(target, std::move(post_stop), std::move(options))) {}
+
+Session::~Session() = default;
+
+SessionOutput Session::on_bytes(std::span<const std::uint8_t> bytes) {
+    Impl& s = *impl_;
+    if (s.closed) return {};  // after D/k the transport closes; late bytes mean nothing
+    std::vector<Event> events;
+    s.decoder.feed(bytes, events);
+    for (const Event& event : events) {
+        s.on_event(event);
+        if (s.closed) break;
+    }
+    return s.take_output();
+}
+
+SessionOutput Session::on_target_stopped(const StopEvent& event) {
+    Impl& s = *impl_;
+    if (!s.running) return {};  // a stray event: nothing was resumed
+    s.running = false;
+    if (event.kind == StopEvent::Kind::Exited || event.kind == StopEvent::Kind::Terminated) {
+        s.exited = true;
+    }
+    if (s.swallow_stop) {
+        // The stop we asked for in on_disconnect: no gdb is waiting for it.
+        s.swallow_stop = false;
+        return {};
+    }
+    if (s.closed) return {};
+    s.send(stop_reply(event, s.target, s.gdb));  // never throws: see stop_reply.hpp
+    return s.take_output();
+}
+
+void Session::on_disconnect() {
+    Impl& s = *impl_;
+    // A new gdb starts from scratch: acks on ("Packet Acknowledgment"), no
+    // features negotiated, no partial frame, nothing to retransmit.
+    s.decoder.reset();
+    s.ack_mode = true;
+    s.gdb = {};
+    s.last_reply.clear();
+    s.out = {};
+    s.closed = false;
+    if (s.running) {
+        // Leave the guest stopped for the next gdb. Until its stop arrives a new
+        // gdb's packets get E10 (EBUSY); the stop itself is not reported.
+        s.swallow_stop = true;
+        s.interrupt_target();
+    }
+}
+
+bool Session::target_running() const { return impl_->running; }
+
+}  // namespace kvmgdb::stub

@@ -1,0 +1,195 @@
+// One handler per typed request: registers, memory, resume, threads,
+// breakpoints, detach/kill. Queries (q/Q packets) are in session_queries.cpp.
+// Section names are those of the GDB manual's Remote Protocol appendix.
+#include <cerrno>
+#include <limits>
+
+#include "stub/hex.hpp"
+#include "stub/session_impl.hpp"
+
+namespace kvmgdb::stub {
+
+namespace {
+
+// "Packets", `Z`: the type digit is gdb's; BreakpointKind uses the same values.
+BreakpointKind to_kind(BreakpointType type) { return static_cast<BreakpointKind>(type); }
+
+bool capable(const TargetCapabilities& caps, BreakpointType type) {
+    switch (type) {
+        case BreakpointType::Software: return caps.software_breakpoints;
+        case BreakpointType::Hardware: return caps.hardware_breakpoints;
+        case BreakpointType::WriteWatch: return caps.write_watchpoints;
+        case BreakpointType::ReadWatch: return caps.read_watchpoints;
+        case BreakpointType::AccessWatch: return caps.access_watchpoints;
+    }
+    return false;
+}
+
+// [addr, addr+len) must not wrap past 2^64 (the last byte itself is fine).
+bool range_ok(std::uint64_t addr, std::uint64_t len) {
+    return len == 0 || addr <= std::numeric_limits<std::uint64_t>::max() - (len - 1);
+}
+
+}  // namespace
+
+bool Session::Impl::is_our_thread(const ThreadId& thread) {
+    // One process (pid 1) with one thread (tid 1: the vCPU); 0 is "any" and -1
+    // "all" ("Packets", thread-id syntax), both of which include it.
+    auto ours = [](const Id& id) { return id.kind != Id::Kind::Specific || id.value == 1; };
+    return (!thread.pid || ours(*thread.pid)) && ours(thread.tid);
+}
+
+bool Session::Impl::write_pc(std::uint64_t addr) {
+    unsigned pc = expedited_regs(target.arch()).pc;
+    const RegisterInfo* reg = find_register(pc);
+    if (!reg || reg_size(*reg) == 0 || reg_size(*reg) > 8) return false;
+    std::vector<std::uint8_t> bytes(reg_size(*reg));  // little-endian, like x86
+    for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(addr >> (8 * i));
+    return target.write_register(pc, bytes).is_ok();
+}
+
+// "Standard Replies": an empty reply means "not supported", so gdb falls back.
+void Session::Impl::handle(const Unsupported&) { send(""); }
+void Session::Impl::handle(const Malformed&) { error(EINVAL); }
+void Session::Impl::handle(const QueryHaltReason&) { send(stop_reply(target.last_stop(), target, gdb)); }
+
+void Session::Impl::handle(const ReadRegisters&) { send(to_hex(target.read_registers())); }
+
+void Session::Impl::handle(const WriteRegisters& g) {
+    // `G` must carry the whole `g` block of the current layout ("Packets", G).
+    if (g.data.size() != register_layout(target.arch()).g_size()) return error(EINVAL);
+    auto status = target.write_registers(g.data);
+    if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
+    send("OK");
+}
+
+// The register of the current layout numbered `regno` (regnums are those of
+// target.xml, "Packets", p), or nullptr.
+const RegisterInfo* Session::Impl::find_register(std::uint64_t regno) const {
+    if (regno > std::numeric_limits<unsigned>::max()) return nullptr;
+    return register_layout(target.arch()).find(static_cast<unsigned>(regno));
+}
+
+void Session::Impl::handle(const ReadRegister& p) {
+    const RegisterInfo* reg = find_register(p.regno);
+    auto value = reg ? target.read_register(reg->regnum) : std::nullopt;
+    if (!value) return error(EINVAL);
+    send(to_hex(*value));
+}
+
+void Session::Impl::handle(const WriteRegister& p) {
+    const RegisterInfo* reg = find_register(p.regno);
+    // The value is the register's raw bytes ("Packets", P): no other size fits.
+    if (!reg || reg_size(*reg) != p.value.size()) return error(EINVAL);
+    auto status = target.write_register(reg->regnum, p.value);
+    if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
+    send("OK");
+}
+
+void Session::Impl::handle(const ReadMemory& m) {
+    // The hex reply takes two bytes per byte read and must fit in PacketSize.
+    if (m.length > options.max_packet / 2 || !range_ok(m.addr, m.length)) return error(EINVAL);
+    if (m.length == 0) return send("");
+    std::vector<std::uint8_t> buffer(static_cast<std::size_t>(m.length));
+    std::size_t n = target.read_memory(m.addr, buffer);
+    // "Packets", m: the reply may hold fewer bytes than asked when only part
+    // of the region is readable (gdb then reads on from where we stopped);
+    // nothing readable at all is an error.
+    if (n == 0) return error(EFAULT);
+    buffer.resize(std::min(n, buffer.size()));
+    send(to_hex(buffer));
+}
+
+void Session::Impl::handle(const WriteMemory& w) {
+    if (w.data.size() > options.max_packet || !range_ok(w.addr, w.data.size())) return error(EINVAL);
+    // "Packets", X: a zero-length X is gdb's probe for binary download support.
+    if (w.data.empty()) return send("OK");
+    std::size_t n = target.write_memory(w.addr, w.data);
+    if (n < w.data.size()) return error(EFAULT);  // partial writes are failures
+    send("OK");
+}
+
+void Session::Impl::handle(const Continue& c) { resume(ResumeKind::Continue, c.signal, c.addr); }
+void Session::Impl::handle(const Step& s) { resume(ResumeKind::Step, s.signal, s.addr); }
+
+void Session::Impl::handle(const VContQuery&) {
+    // gdb disables vCont unless both c and C are listed (remote.c,
+    // remote_vcont_probe); without s/S it steps by breakpoints itself.
+    send(target.capabilities().single_step ? "vCont;c;C;s;S" : "vCont;c;C");
+}
+
+void Session::Impl::handle(const VCont& v) {
+    // "Packets", vCont: "the leftmost action with a matching thread-id is
+    // applied". One vCPU, so the first action for thread 1 (or for all) wins;
+    // `t` (stop) means nothing in all-stop mode and is skipped. `r` (range
+    // step) may degenerate into one step, as the manual allows; we do not
+    // advertise it anyway.
+    for (const VContAction& action : v.actions) {
+        if (action.kind == VContAction::Kind::Stop) continue;
+        if (action.thread && !is_our_thread(*action.thread)) continue;
+        auto kind = action.kind == VContAction::Kind::Continue ? ResumeKind::Continue : ResumeKind::Step;
+        return resume(kind, action.signal, std::nullopt);
+    }
+    error(EINVAL);  // nothing to resume: gdb named only threads we do not have
+}
+
+// The target is called first: if it throws, gdb gets E05 and the session stays.
+void Session::Impl::handle(const Kill&) {
+    // "Packets", k: gdb does not wait for a reply.
+    target.kill();
+    closed = true;
+    out.kill = out.close = true;
+}
+
+void Session::Impl::handle(const VKill&) {
+    target.kill();
+    send("OK");
+    closed = true;
+    out.kill = out.close = true;
+}
+
+void Session::Impl::handle(const Detach&) {
+    target.detach();
+    send("OK");
+    closed = true;
+    out.detached = out.close = true;
+}
+
+void Session::Impl::handle(const SetThread& h) {
+    if (!is_our_thread(h.thread)) return error(ESRCH);
+    send("OK");
+}
+
+void Session::Impl::handle(const ThreadAlive& t) {
+    // "Packets", T: -1 and 0 are not threads that can be alive.
+    bool alive = t.thread.tid.kind == Id::Kind::Specific && is_our_thread(t.thread);
+    if (!alive) return error(ESRCH);
+    send("OK");
+}
+
+void Session::Impl::handle(const CtrlC&) {
+    // Only reached while stopped (running is handled in on_packet): nothing
+    // to interrupt, and "OK" is its only success reply ("Packets", vCtrlC).
+    send("OK");
+}
+
+void Session::Impl::handle(const InsertBreakpoint& z) {
+    // We do not advertise ConditionalBreakpoints+, so gdb evaluates conditions
+    // itself and sends none; if some arrive anyway they are ignored and the
+    // breakpoint is unconditional (gdb re-checks the condition on each stop).
+    if (!capable(target.capabilities(), z.type)) return send("");
+    auto status = target.insert_breakpoint(to_kind(z.type), z.addr, z.kind);
+    if (status.code == TargetStatus::Code::Unsupported) return send("");
+    if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
+    send("OK");
+}
+
+void Session::Impl::handle(const RemoveBreakpoint& z) {
+    if (!capable(target.capabilities(), z.type)) return send("");
+    auto status = target.remove_breakpoint(to_kind(z.type), z.addr, z.kind);
+    if (status.code == TargetStatus::Code::Unsupported) return send("");
+    if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
+    send("OK");
+}
+
+}  // namespace kvmgdb::stub

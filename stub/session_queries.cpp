@@ -1,0 +1,114 @@
+// Handlers for the q/Q and v query packets ("General Query Packets" of the GDB
+// manual's Remote Protocol appendix): feature negotiation, threads, the target
+// description, and `monitor`.
+#include <algorithm>
+#include <cerrno>
+
+#include "stub/hex.hpp"
+#include "stub/session_impl.hpp"
+#include "stub/target_description.hpp"
+
+namespace kvmgdb::stub {
+
+namespace {
+
+std::string_view mode_name(Arch arch) {
+    if (arch == Arch::X86_64) return "long mode";
+    if (arch == Arch::I386) return "protected mode";
+    return "real mode";
+}
+
+}  // namespace
+
+void Session::Impl::handle(const QuerySupported& q) {
+    // gdb's own features decide what our stop replies may say (swbreak/hwbreak
+    // "should not be sent by default"); the rest is ignored.
+    gdb = {};
+    for (const Feature& f : q.features) {
+        bool plus = f.kind == Feature::Kind::Supported;
+        if (f.name == "swbreak") gdb.swbreak = plus;
+        if (f.name == "hwbreak") gdb.hwbreak = plus;
+    }
+    // Our reply is computed from the target, never a constant (STYLE.md, habit
+    // 5). PacketSize is the largest packet we accept, in hex. vContSupported+
+    // tells gdb that our vCont? answer is exact (no s/S: it must step itself).
+    TargetCapabilities caps = target.capabilities();
+    std::string reply = "PacketSize=" + format_hex_u64(options.max_packet);
+    reply += ";QStartNoAckMode+;qXfer:features:read+";
+    if (caps.software_breakpoints) reply += ";swbreak+";
+    if (caps.hardware_breakpoints) reply += ";hwbreak+";
+    reply += ";vContSupported+";
+    send(reply);
+}
+
+void Session::Impl::handle(const StartNoAckMode&) {
+    // "Packet Acknowledgment": this packet is acked with `+` (already sent) and
+    // so is our OK; from then on neither side acks.
+    send("OK");
+    ack_mode = false;
+}
+
+// We do not report thread events (no QThreadEvents+ in qSupported).
+void Session::Impl::handle(const SetThreadEvents&) { send(""); }
+
+void Session::Impl::handle(const QueryCurrentThread&) { send("QC1"); }
+void Session::Impl::handle(const ThreadInfoFirst&) { send("m1"); }
+void Session::Impl::handle(const ThreadInfoNext&) { send("l"); }  // no more threads
+void Session::Impl::handle(const QueryAttached&) { send("1"); }  // gdb detaches, not kills, on quit
+
+void Session::Impl::handle(const ThreadExtraInfo& q) {
+    if (q.thread.tid.kind != Id::Kind::Specific || !is_our_thread(q.thread)) return error(ESRCH);
+    // Shown by `info threads`; the mode tells which register layout is in use.
+    send(text_to_hex("vCPU 0 (" + std::string(mode_name(target.arch())) + ")"));
+}
+
+void Session::Impl::handle(const XferRead& x) {
+    // "General Query Packets", qXfer: objects we do not offer get an empty
+    // reply; a bad annex of one we offer is E00.
+    if (x.object != "features") return send("");
+    if (x.annex != kTargetXmlAnnex) return send("E00");
+    // The layout follows the CPU mode at the time of the read: gdb fetches it
+    // at connect time (see the target description docs for mode switches).
+    std::string xml = target_xml(target.arch());
+    if (x.offset >= xml.size()) return send("l");  // "l": no more data
+    auto offset = static_cast<std::size_t>(x.offset);
+    // The chunk travels escaped (encode_packet escapes `$#}*`); cap its raw
+    // size at PacketSize so an honest length never overflows gdb's buffer.
+    std::size_t room = options.max_packet > 1 ? options.max_packet - 1 : 1;
+    std::size_t length = static_cast<std::size_t>(std::min<std::uint64_t>(x.length, room));
+    std::string chunk = xml.substr(offset, length);
+    // "m": more may follow; "l": this is the last chunk.
+    char marker = offset + chunk.size() < xml.size() ? 'm' : 'l';
+    send(marker + chunk);
+}
+
+void Session::Impl::handle(const MonitorCommand& q) {
+    // "General Query Packets", qRcmd: output may go as `O` packets before the
+    // final OK, or hex-encoded as the final reply itself. One final reply is
+    // simplest while it fits in a packet; longer output goes in `O` packets.
+    std::string output;
+    TargetStatus status = target.monitor(q.command, output);
+    if (status.code == TargetStatus::Code::Unsupported) return send("");
+    if (!status.is_ok()) {
+        // gdb prints `O` text and then fails the command on `E NN`.
+        std::string text = !output.empty() ? output : status.message;
+        if (!text.empty() && text.back() != '\n') text += '\n';
+        if (!text.empty()) send("O" + text_to_hex(text));
+        return error(status.errno_value ? status.errno_value : EINVAL);
+    }
+    if (output.empty()) return send("OK");
+    std::string hex = text_to_hex(output);
+    if (hex.size() < options.max_packet) return send(hex);
+    std::size_t chunk = std::max<std::size_t>((options.max_packet - 2) / 2 * 2, 2);
+    for (std::size_t at = 0; at < hex.size(); at += chunk) send("O" + hex.substr(at, chunk));
+    send("OK");
+}
+
+// No relocation: the guest runs where its ELF says (empty = not supported).
+void Session::Impl::handle(const QueryOffsets&) { send(""); }
+// We need no symbols; an empty reply ends the exchange like `OK` would.
+void Session::Impl::handle(const QuerySymbol&) { send(""); }
+// "Packets", vMustReplyEmpty: gdb checks that unknown v packets get "".
+void Session::Impl::handle(const MustReplyEmpty&) { send(""); }
+
+}  // namespace kvmgdb::stub

@@ -1,0 +1,35 @@
+// Stop replies (GDB manual, Remote Protocol appendix, "Stop Reply Packets"):
+// the answer to `?` and the delayed answer to a resume. Kept apart from the
+// session's dispatch because both `?` and on_target_stopped render them.
+#pragma once
+
+#include <string>
+
+#include "stub/debug_target.hpp"
+
+namespace kvmgdb::stub {
+
+// What gdb said it understands in its qSupported ("General Query Packets",
+// qSupported: swbreak/hwbreak "should not be sent by default; older GDB
+// versions did not support it").
+struct GdbFeatures {
+    bool swbreak = false;
+    bool hwbreak = false;
+};
+
+// `T05thread:1;swbreak:;06:...;07:...;10:...;`, `W00` or `X09`. Reads the pc,
+// sp and frame pointer of target.arch() to expedite them, so gdb needs no `g`
+// to show where it stopped. A register the target cannot read (nullopt or an
+// exception) is left out: the stop itself must still reach gdb.
+std::string stop_reply(const StopEvent& event, DebugTarget& target, const GdbFeatures& gdb);
+
+// The regnums to expedite for `arch`, in gdb's numbering of the layout that
+// target_xml(arch) describes.
+struct ExpeditedRegs {
+    unsigned pc;
+    unsigned sp;
+    unsigned fp;
+};
+ExpeditedRegs expedited_regs(Arch arch);
+
+}  // namespace kvmgdb::stub

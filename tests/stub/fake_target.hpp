@@ -1,0 +1,144 @@
+// A DebugTarget for session tests (LLDB's unittests style): bounds-checked fake
+// memory, registers in a real gdb layout, breakpoint bookkeeping, scripted
+// behaviour and a log of every call, so tests assert on what the session did
+// to the target as well as on the bytes it sent.
+#pragma once
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "stub/debug_target.hpp"
+#include "stub/registers.hpp"
+
+namespace kvmgdb::stub::testing {
+
+class FakeTarget : public DebugTarget {
+public:
+    static constexpr std::uint64_t kMemBase = 0x10000;
+    static constexpr std::size_t kMemSize = 64 * 1024;
+
+    explicit FakeTarget(Arch a = Arch::X86_64) : arch_(a), memory(kMemSize) {
+        for (std::size_t i = 0; i < memory.size(); ++i) memory[i] = static_cast<std::uint8_t>(i);
+        for (const auto& reg : register_layout(a)) {
+            regs.emplace_back(reg_size(reg), std::uint8_t{0});
+        }
+    }
+
+    // --- scripted state -----------------------------------------------------
+    Arch arch_;
+    TargetCapabilities caps{true, true, true, false, true, true};  // no read watchpoints
+    StopEvent stop{StopEvent::Kind::Signal, 5, 0, 0, {}};
+    std::vector<std::uint8_t> memory;             // at kMemBase
+    std::vector<std::vector<std::uint8_t>> regs;  // one byte vector per regnum
+    std::set<std::tuple<BreakpointKind, std::uint64_t, std::uint64_t>> breakpoints;
+    TargetStatus breakpoint_status;               // returned instead of OK when not ok
+    std::string monitor_output = "kvmgdb monitor\n";
+    TargetStatus monitor_status;
+    bool throw_on_read_registers = false;
+
+    // --- recorded -------------------------------------------------------------
+    std::vector<std::string> calls;
+    StopHandler on_stop;  // from the last resume()
+    std::optional<std::uint8_t> resume_signal;
+
+    void set_reg(unsigned n, std::uint64_t v) {
+        for (std::size_t i = 0; i < regs.at(n).size(); ++i) {
+            regs[n][i] = static_cast<std::uint8_t>(i < 8 ? v >> (8 * i) : 0);
+        }
+    }
+    std::uint64_t reg(unsigned n) const {
+        std::uint64_t v = 0;
+        for (std::size_t i = 0; i < std::min<std::size_t>(regs.at(n).size(), 8); ++i) {
+            v |= std::uint64_t{regs[n][i]} << (8 * i);
+        }
+        return v;
+    }
+
+    // --- DebugTarget ------------------------------------------------------------
+    Arch arch() const override { return arch_; }
+    TargetCapabilities capabilities() const override { return caps; }
+    StopEvent last_stop() const override { return stop; }
+
+    std::vector<std::uint8_t> read_registers() override {
+        calls.push_back("read_registers");
+        if (throw_on_read_registers) throw std::runtime_error("KVM_GET_REGS: Bad file descriptor");
+        std::vector<std::uint8_t> g;
+        for (const auto& r : regs) g.insert(g.end(), r.begin(), r.end());
+        return g;
+    }
+    TargetStatus write_registers(std::span<const std::uint8_t> g) override {
+        calls.push_back("write_registers");
+        std::size_t at = 0;
+        for (auto& r : regs) {
+            if (at + r.size() > g.size()) return TargetStatus::error(EINVAL);
+            std::copy_n(g.begin() + static_cast<std::ptrdiff_t>(at), r.size(), r.begin());
+            at += r.size();
+        }
+        return TargetStatus::ok();
+    }
+    std::optional<std::vector<std::uint8_t>> read_register(unsigned n) override {
+        if (n >= regs.size()) return std::nullopt;
+        return regs[n];
+    }
+    TargetStatus write_register(unsigned n, std::span<const std::uint8_t> v) override {
+        calls.push_back("write_register " + std::to_string(n));
+        if (n >= regs.size() || v.size() != regs[n].size()) return TargetStatus::error(EINVAL);
+        regs[n].assign(v.begin(), v.end());
+        return TargetStatus::ok();
+    }
+
+    // Reads stop at the end of the fake memory; nothing outside it is mapped.
+    std::size_t read_memory(std::uint64_t addr, std::span<std::uint8_t> out) override {
+        calls.push_back("read_memory");
+        if (addr < kMemBase || addr - kMemBase >= kMemSize) return 0;
+        std::size_t off = static_cast<std::size_t>(addr - kMemBase);
+        std::size_t n = std::min(out.size(), kMemSize - off);
+        std::copy_n(memory.begin() + static_cast<std::ptrdiff_t>(off), n, out.begin());
+        return n;
+    }
+    std::size_t write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) override {
+        calls.push_back("write_memory");
+        if (addr < kMemBase || addr - kMemBase >= kMemSize) return 0;
+        std::size_t off = static_cast<std::size_t>(addr - kMemBase);
+        std::size_t n = std::min(in.size(), kMemSize - off);
+        std::copy_n(in.begin(), n, memory.begin() + static_cast<std::ptrdiff_t>(off));
+        return n;
+    }
+
+    TargetStatus insert_breakpoint(BreakpointKind k, std::uint64_t addr, std::uint64_t len) override {
+        calls.push_back("insert_breakpoint " + std::to_string(static_cast<int>(k)));
+        if (!breakpoint_status.is_ok()) return breakpoint_status;
+        breakpoints.insert({k, addr, len});
+        return TargetStatus::ok();
+    }
+    TargetStatus remove_breakpoint(BreakpointKind k, std::uint64_t addr, std::uint64_t len) override {
+        calls.push_back("remove_breakpoint " + std::to_string(static_cast<int>(k)));
+        if (!breakpoint_status.is_ok()) return breakpoint_status;
+        if (breakpoints.erase({k, addr, len}) == 0) return TargetStatus::error(ENOENT);
+        return TargetStatus::ok();
+    }
+
+    void resume(ResumeKind kind, std::optional<std::uint8_t> signal, StopHandler handler) override {
+        calls.push_back(kind == ResumeKind::Continue ? "resume continue" : "resume step");
+        resume_signal = signal;
+        on_stop = std::move(handler);
+    }
+    void interrupt() override { calls.push_back("interrupt"); }
+    void detach() override { calls.push_back("detach"); }
+    void kill() override { calls.push_back("kill"); }
+
+    TargetStatus monitor(std::string_view command, std::string& output) override {
+        calls.push_back("monitor " + std::string(command));
+        output = monitor_output;
+        return monitor_status;
+    }
+};
+
+}  // namespace kvmgdb::stub::testing

@@ -1,0 +1,182 @@
+// Session tests, part 2: the data packets (registers, memory, breakpoints,
+// the target description, monitor), byte-exact against a FakeTarget.
+#include "stub/target_description.hpp"
+#include "tests/stub/session_harness.hpp"
+
+namespace kvmgdb::stub::testing {
+namespace {
+
+class DataTest : public SessionTest {
+protected:
+    void SetUp() override {
+        SessionTest::SetUp();
+        no_ack();  // replies are bare frames from here on
+    }
+    // The payload of the single frame in `bytes`.
+    static std::string payload(std::string_view bytes) {
+        auto events = Decoder().feed(bytes);
+        if (events.size() != 1 || !std::holds_alternative<Packet>(events[0])) return "<not one packet>";
+        return std::get<Packet>(events[0]).payload;
+    }
+};
+
+TEST_F(DataTest, ReadAndWriteAllRegisters) {
+    t().set_reg(0, 0x1122334455667788);
+    std::string g = payload(send("g"));
+    ASSERT_EQ(g.size(), t().read_registers().size() * 2);
+    EXPECT_EQ(g.substr(0, 16), "8877665544332211");
+    g.replace(0, 4, "cafe");
+    EXPECT_EQ(send("G" + g), pkt("OK"));
+    EXPECT_EQ(t().reg(0), 0x112233445566feca);
+    EXPECT_EQ(payload(send("g")), g);
+}
+
+TEST_F(DataTest, WriteRegistersOfTheWrongLengthFails) {
+    std::string g = payload(send("g"));
+    EXPECT_EQ(send("G" + g.substr(2)), pkt("E16"));
+    EXPECT_EQ(send("G" + g + "00"), pkt("E16"));
+    EXPECT_EQ(send("G"), pkt("E16"));  // malformed: no data
+}
+
+TEST_F(DataTest, ReadOneRegister) {
+    t().set_reg(16, 0x10010);
+    EXPECT_EQ(send("p10"), pkt("1000010000000000"));
+    EXPECT_EQ(send("p6"), pkt("0000000000000000"));
+    EXPECT_EQ(send("p1000"), pkt("E16"));
+    EXPECT_EQ(send("pffffffffffff"), pkt("E16"));
+}
+
+TEST_F(DataTest, WriteOneRegister) {
+    EXPECT_EQ(send("P10=2000010000000000"), pkt("OK"));
+    EXPECT_EQ(t().reg(16), 0x10020u);
+    EXPECT_EQ(send("P10=2000"), pkt("E16"));  // rip is 8 bytes
+    EXPECT_EQ(send("P1000=00"), pkt("E16"));
+    EXPECT_EQ(t().reg(16), 0x10020u);
+}
+
+TEST_F(DataTest, ReadMemory) {
+    EXPECT_EQ(send("m10000,4"), pkt("00010203"));
+    EXPECT_EQ(send("m100fe,3"), pkt("feff00"));
+    // Past the end: the part before it, so gdb reads on and gets the error.
+    EXPECT_EQ(send("m1fffe,4"), pkt("feff"));
+    EXPECT_EQ(send("m20000,4"), pkt("E0e"));
+    EXPECT_EQ(send("m0,1"), pkt("E0e"));
+    EXPECT_EQ(send("m10000,0"), pkt(""));
+}
+
+TEST_F(DataTest, ReadMemoryLimits) {
+    EXPECT_EQ(send("mffffffffffffffff,2"), pkt("E16"));  // wraps past 2^64
+    EXPECT_EQ(send("m10000,8001"), pkt("E16"));          // hex reply > PacketSize
+    start({.max_packet = 0x100, .log_packet = {}});
+    no_ack();
+    EXPECT_EQ(payload(send("m10000,80")).size(), 0x100u);
+    EXPECT_EQ(send("m10000,81"), pkt("E16"));
+}
+
+TEST_F(DataTest, WriteMemoryHex) {
+    EXPECT_EQ(send("M10000,2:abcd"), pkt("OK"));
+    EXPECT_EQ(t().memory[0], 0xab);
+    EXPECT_EQ(t().memory[1], 0xcd);
+    EXPECT_EQ(send("M1ffff,2:0102"), pkt("E0e"));  // only one byte fits
+    EXPECT_EQ(send("M0,1:00"), pkt("E0e"));
+    EXPECT_EQ(send("Mffffffffffffffff,2:0000"), pkt("E16"));
+    EXPECT_EQ(send("M10000,2:ab"), pkt("E16"));  // length mismatch: malformed
+}
+
+TEST_F(DataTest, WriteMemoryBinary) {
+    // `$ # } *` travel escaped; the codec undoes it before the session sees them.
+    std::string data = "$#}*";
+    EXPECT_EQ(send("X10010,4:" + data), pkt("OK"));
+    EXPECT_EQ(std::string(t().memory.begin() + 0x10, t().memory.begin() + 0x14), data);
+    EXPECT_EQ(send("X10000,0:"), pkt("OK"));  // gdb's probe for X support
+    EXPECT_EQ(send("X0,1:a"), pkt("E0e"));
+}
+
+TEST_F(DataTest, SoftwareBreakpointsAreBookkept) {
+    EXPECT_EQ(send("Z0,10010,1"), pkt("OK"));
+    EXPECT_EQ(t().breakpoints.count({BreakpointKind::Software, 0x10010, 1}), 1u);
+    EXPECT_EQ(send("z0,10010,1"), pkt("OK"));
+    EXPECT_TRUE(t().breakpoints.empty());
+    EXPECT_EQ(send("z0,10010,1"), pkt("E02"));  // ENOENT from the target
+}
+
+TEST_F(DataTest, ConditionalBreakpointIsInsertedUnconditionally) {
+    EXPECT_EQ(send("Z0,10010,1;X2,0a0b"), pkt("OK"));
+    EXPECT_EQ(t().breakpoints.count({BreakpointKind::Software, 0x10010, 1}), 1u);
+}
+
+TEST_F(DataTest, UnsupportedBreakpointsGetEmptyReplies) {
+    EXPECT_EQ(send("Z3,10010,4"), pkt(""));  // no read watchpoints: not even asked
+    EXPECT_EQ(send("z3,10010,4"), pkt(""));
+    EXPECT_EQ(std::count(t().calls.begin(), t().calls.end(), "insert_breakpoint 3"), 0);
+    t().breakpoint_status = TargetStatus::unsupported();
+    EXPECT_EQ(send("Z1,10010,1"), pkt(""));  // the target said so: gdb falls back
+    EXPECT_EQ(t().calls.back(), "insert_breakpoint 1");
+}
+
+TEST_F(DataTest, BreakpointErrorsCarryTheirErrno) {
+    t().breakpoint_status = TargetStatus::error(ENOSPC, "all four debug registers in use");
+    EXPECT_EQ(send("Z2,10010,4"), pkt("E1c"));
+    EXPECT_TRUE(t().breakpoints.empty());
+}
+
+TEST_F(DataTest, TargetXmlInChunks) {
+    std::string xml = target_xml(Arch::X86_64);
+    ASSERT_GT(xml.size(), 0x20u);
+    std::string first = payload(send("qXfer:features:read:target.xml:0,20"));
+    EXPECT_EQ(first, "m" + xml.substr(0, 0x20));
+    std::string all;
+    for (std::size_t off = 0;; off += 0x20) {
+        std::string chunk = payload(send("qXfer:features:read:target.xml:" + format_hex_u64(off) + ",20"));
+        ASSERT_FALSE(chunk.empty());
+        all += chunk.substr(1);
+        if (chunk[0] == 'l') break;
+        ASSERT_EQ(chunk[0], 'm');
+    }
+    EXPECT_EQ(all, xml);
+    EXPECT_EQ(send("qXfer:features:read:target.xml:" + format_hex_u64(xml.size()) + ",20"), pkt("l"));
+    EXPECT_EQ(send("qXfer:features:read:i386-64bit.xml:0,20"), pkt("E00"));
+}
+
+TEST_F(DataTest, TargetXmlFollowsTheMode) {
+    start({}, Arch::I386);
+    no_ack();
+    std::string xml = target_xml(Arch::I386);
+    EXPECT_EQ(send("qXfer:features:read:target.xml:0,ffff"), pkt("l" + xml));
+}
+
+TEST_F(DataTest, TargetXmlChunkIsCappedByPacketSize) {
+    start({.max_packet = 0x40, .log_packet = {}});
+    no_ack();
+    std::string xml = target_xml(Arch::X86_64);
+    EXPECT_EQ(payload(send("qXfer:features:read:target.xml:0,1000")), "m" + xml.substr(0, 0x3f));
+}
+
+TEST_F(DataTest, MonitorOutputIsTheHexReply) {
+    EXPECT_EQ(send("qRcmd," + text_to_hex("info regs")), pkt(text_to_hex("kvmgdb monitor\n")));
+    EXPECT_EQ(t().calls.back(), "monitor info regs");
+    t().monitor_output.clear();
+    EXPECT_EQ(send("qRcmd," + text_to_hex("phys on")), pkt("OK"));
+}
+
+TEST_F(DataTest, MonitorErrorsPrintThenFail) {
+    t().monitor_output.clear();
+    t().monitor_status = TargetStatus::error(EINVAL, "unknown command: frob");
+    EXPECT_EQ(send("qRcmd," + text_to_hex("frob")),
+              pkt("O" + text_to_hex("unknown command: frob\n")) + pkt("E16"));
+    t().monitor_status = TargetStatus::unsupported();
+    EXPECT_EQ(send("qRcmd," + text_to_hex("frob")), pkt(""));
+    EXPECT_EQ(send("qRcmd,zz"), pkt("E16"));  // not hex: malformed
+}
+
+TEST_F(DataTest, LongMonitorOutputGoesInOPackets) {
+    start({.max_packet = 0x20, .log_packet = {}});
+    no_ack();
+    t().monitor_output = "0123456789abcdefghij";  // 40 hex digits > PacketSize
+    std::string hex = text_to_hex(t().monitor_output);
+    EXPECT_EQ(send("qRcmd," + text_to_hex("x")),
+              pkt("O" + hex.substr(0, 30)) + pkt("O" + hex.substr(30)) + pkt("OK"));
+}
+
+}  // namespace
+}  // namespace kvmgdb::stub::testing
