@@ -15,28 +15,6 @@ volatile int counter;
 int watched_value;
 struct point { int x, y; } origin;
 
-__attribute__((noinline)) void console_write(const char *s)
-{
-    while (*s)
-        outb(GUEST_DEBUG_PORT, (unsigned char)*s++);
-}
-
-__attribute__((noinline)) void print_int(long value)
-{
-    char buf[24];
-    int i = sizeof buf;
-    unsigned long v = value < 0 ? 0UL - (unsigned long)value : (unsigned long)value;
-
-    buf[--i] = '\0';
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    if (value < 0)
-        buf[--i] = '-';
-    console_write(&buf[i]);
-}
-
 __attribute__((noinline)) int factorial(int n)
 {
     if (n <= 1)

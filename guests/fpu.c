@@ -21,28 +21,6 @@ volatile float vec_b[4] = { 5.0f, 6.0f, 7.0f, 8.0f };
 double pi_approx;
 float dot_result;
 
-__attribute__((noinline)) void console_write(const char *s)
-{
-    while (*s)
-        outb(GUEST_DEBUG_PORT, (unsigned char)*s++);
-}
-
-__attribute__((noinline)) void print_int(long value)
-{
-    char buf[24];
-    int i = sizeof buf;
-    unsigned long v = value < 0 ? 0UL - (unsigned long)value : (unsigned long)value;
-
-    buf[--i] = '\0';
-    do {
-        buf[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    if (value < 0)
-        buf[--i] = '-';
-    console_write(&buf[i]);
-}
-
 /* Prints a non-negative value with `decimals` digits, truncated (not rounded). */
 __attribute__((noinline)) void print_fixed(double value, int decimals)
 {

@@ -13,4 +13,8 @@ static inline void outb(unsigned short port, unsigned char value)
 /* Keeps the compiler from merging or dropping surrounding memory stores. */
 #define barrier() __asm__ volatile("" : : : "memory")
 
+/* console.c: write a string / a decimal number to the debug port. */
+void console_write(const char *s);
+void print_int(long value);
+
 #endif

@@ -6,12 +6,6 @@
 
 volatile unsigned long spin_counter;
 
-__attribute__((noinline)) void console_write(const char *s)
-{
-    while (*s)
-        outb(GUEST_DEBUG_PORT, (unsigned char)*s++);
-}
-
 __attribute__((noinline, noreturn)) void spin_forever(void)
 {
     for (;;)
