@@ -1,11 +1,20 @@
 // kvmgdb: run a bare-metal guest ELF on KVM (and, with --listen, debug it with gdb).
 #include <unistd.h>
 
+#include <utility>  // before Asio (Boost 1.74 uses std::exchange unincluded)
+
+#include <boost/asio/io_context.hpp>
+
 #include <cstdio>
+#include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cli/options.hpp"
+#include "debug/kvm_target.hpp"
+#include "stub/listen_address.hpp"
+#include "stub/server.hpp"
 #include "vmm/machine.hpp"
 
 using namespace kvmgdb;
@@ -19,6 +28,57 @@ void write_all(int fd, std::string_view s) {
         if (n <= 0) return;
         s.remove_prefix(static_cast<std::size_t>(n));
     }
+}
+
+// kvmgdb's exit status once the guest ended while (or after) being debugged.
+int status_of_end(const stub::StopEvent& end) {
+    if (end.kind == stub::StopEvent::Kind::Exited) return end.exit_status;
+    return kExitGuestCrashed;  // terminated, or a fault stop the guest cannot go on from
+}
+
+// --listen: the guest waits at its entry for gdb; the io thread serves gdb while the
+// KVM target runs the vCPU on its own thread (docs/gdb.md).
+int run_debug_server(const CliOptions& options) {
+    stub::ServerOptions server_options;
+    try {
+        server_options.address = stub::parse_listen_address(*options.listen);
+    } catch (const stub::ListenAddressError& e) {
+        std::fprintf(stderr, "kvmgdb: --listen: %s\n", e.what());
+        return kExitBadInput;
+    }
+    if (options.log_packets) server_options.session.log_packet = stub::open_packet_log(*options.log_packets);
+
+    auto machine = std::make_unique<Machine>(options.guest, [](std::string_view s) { write_all(1, s); },
+                                             [](std::string_view s) { write_all(2, s); });
+    // Declared in this order so that the server (which holds the target and posts
+    // to io) goes first, then the target (which joins the vCPU thread).
+    boost::asio::io_context io;
+    debug::KvmTarget target(std::move(machine));
+    std::optional<stub::ServerResult> result;
+    {
+        stub::Server server(io, target, std::move(server_options));
+        server.start();
+        io.run();
+        result = server.result();
+    }
+    if (!result) return kExitHostError;  // io ran out of work without an ending: a bug
+    using Kind = stub::ServerResult::Kind;
+    if (result->guest_end) return status_of_end(*result->guest_end);
+    switch (result->kind) {
+    case Kind::Killed:
+        return 0;
+    case Kind::Signal:
+        return 128 + result->signal;
+    case Kind::Detached: {
+        // The target removed its breakpoints and resumed the guest: wait for its end.
+        target.wait_stopped();
+        stub::StopEvent end = target.last_stop();
+        return status_of_end(end);
+    }
+    case Kind::GuestEnded:
+        break;
+    }
+    return kExitHostError;
 }
 
 }  // namespace
@@ -47,11 +107,8 @@ int main(int argc, char** argv) {
             return kExitHostError;
         }
     }
-    if (options.listen) {
-        std::fprintf(stderr, "kvmgdb: --listen: the GDB stub is not part of this build yet\n");
-        return kExitBadInput;
-    }
     try {
+        if (options.listen) return run_debug_server(options);
         Machine machine(options.guest, [](std::string_view s) { write_all(1, s); },
                         [](std::string_view s) { write_all(2, s); });
         RunOutcome outcome = machine.run_to_end();

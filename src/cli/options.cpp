@@ -90,7 +90,10 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         ("entry", po::value<std::string>()->value_name("ADDR"),
          "raw images: entry point (default: the load address)")
         ("listen", po::value<std::string>()->value_name("ADDR"),
-         "serve the GDB remote protocol on ADDR (HOST:PORT, :PORT or unix:PATH)")
+         "serve the GDB remote protocol on ADDR (HOST:PORT, :PORT or unix:PATH);\n"
+         "the guest waits at its entry for gdb's first continue")
+        ("log-packets", po::value<std::string>()->value_name("FILE"),
+         "with --listen: log every RSP packet, timestamped, to FILE (- for stderr)")
         ("verbose,v", "log unhandled ports and MMIO (once each) to stderr");
     po::options_description hidden;
     hidden.add_options()("guest", po::value<std::string>(), "guest image");
@@ -141,6 +144,11 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
     if (g.format == ImageFormat::Elf && (g.load_addr || g.entry))
         throw UsageError("--load-addr and --entry are for --format raw; an ELF says where it goes");
     if (vm.count("listen")) out.listen = vm["listen"].as<std::string>();
+    if (vm.count("log-packets")) {
+        if (!out.listen) throw UsageError("--log-packets needs --listen");
+        out.log_packets = vm["log-packets"].as<std::string>();
+        if (out.log_packets->empty()) throw UsageError("--log-packets needs a file name (or - for stderr)");
+    }
     g.verbose = vm.count("verbose") > 0;
     return out;
 }

@@ -23,6 +23,7 @@ struct CliOptions {
     Action action = Action::Run;
     GuestConfig guest;
     std::optional<std::string> listen;  // --listen, for the GDB stub
+    std::optional<std::string> log_packets;  // --log-packets FILE ("-": stderr), with --listen
     std::string help_text;              // filled for Action::Help
 };
 

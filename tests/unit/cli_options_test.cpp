@@ -34,6 +34,17 @@ TEST(CommandLine, Defaults) {
     EXPECT_FALSE(o.guest.mode);
     EXPECT_EQ(o.guest.format, ImageFormat::Elf);
     EXPECT_FALSE(o.listen);
+    EXPECT_FALSE(o.log_packets);
+}
+
+TEST(CommandLine, LogPackets) {
+    auto o = parse_command_line({"--listen", "unix:/tmp/g.sock", "--log-packets", "rsp.log", "g.elf"});
+    EXPECT_EQ(o.listen, "unix:/tmp/g.sock");
+    EXPECT_EQ(o.log_packets, "rsp.log");
+    EXPECT_EQ(parse_command_line({"--listen", ":0", "--log-packets", "-", "g.elf"}).log_packets, "-");
+    EXPECT_THROW(parse_command_line({"--log-packets", "rsp.log", "g.elf"}), UsageError);  // no --listen
+    EXPECT_THROW(parse_command_line({"--listen", ":0", "--log-packets", "", "g.elf"}), UsageError);
+    EXPECT_THROW(parse_command_line({"--listen", ":0", "g.elf", "--log-packets"}), UsageError);
 }
 
 TEST(CommandLine, AllOptions) {
@@ -52,7 +63,7 @@ TEST(CommandLine, HelpDocumentsEveryOption) {
     auto o = parse_command_line({"--help"});
     ASSERT_EQ(o.action, CliOptions::Action::Help);
     for (const char* opt : {"--help", "--version", "--mode", "--memory", "--format", "--load-addr", "--entry",
-                            "--listen", "--verbose", "--check-kvm", "Examples", "Exit status", "scripts/with-kvm"})
+                            "--listen", "--log-packets", "--verbose", "--check-kvm", "Examples", "Exit status", "scripts/with-kvm"})
         EXPECT_NE(o.help_text.find(opt), std::string::npos) << opt;
     EXPECT_EQ(parse_command_line({"--version"}).action, CliOptions::Action::Version);
     EXPECT_EQ(parse_command_line({"--check-kvm"}).action, CliOptions::Action::CheckKvm);

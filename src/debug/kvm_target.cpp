@@ -1,0 +1,840 @@
+#include "debug/kvm_target.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <sstream>
+
+#include "debug/kick.hpp"
+#include "debug/register_map.hpp"
+#include "x86/debug_registers.hpp"
+#include "x86/page_walk.hpp"
+
+namespace kvmgdb::debug {
+
+using stub::BreakpointKind;
+using stub::StopEvent;
+using stub::TargetStatus;
+
+namespace {
+
+constexpr std::uint8_t kInt3 = 0xcc;
+constexpr std::uint8_t kHlt = 0xf4;
+
+// GDB signal numbers (gdb/signals.def), not the host's.
+constexpr int kSigInt = 2, kSigTrap = 5, kSigAbrt = 6, kSigKill = 9, kSigSegv = 11;
+
+std::string hex(std::uint64_t v) {
+    char buf[24];
+    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+    return buf;
+}
+
+StopEvent signal_stop(int sig, std::string message = {}) {
+    StopEvent ev;
+    ev.kind = StopEvent::Kind::Signal;
+    ev.signal = sig;
+    ev.message = std::move(message);
+    return ev;
+}
+
+DebugKind dr_kind(BreakpointKind kind) {
+    return kind == BreakpointKind::Hardware     ? DebugKind::Execute
+           : kind == BreakpointKind::WriteWatch ? DebugKind::Write
+                                                : DebugKind::ReadWrite;
+}
+
+bool dr_range_ok(BreakpointKind kind, std::uint64_t addr, std::uint64_t len) {
+    return len <= 8 && !check_debug_slot(dr_kind(kind), addr, static_cast<unsigned>(len)).has_value();
+}
+
+bool overlaps(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_t blen) {
+    return a < b + blen && b < a + alen;
+}
+
+}  // namespace
+
+KvmTarget::KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options)
+    : machine_(std::move(machine)), probe_(host_debug_probe()), diag_(std::move(options.diagnostics)) {
+    if (!diag_) diag_ = [](std::string_view s) { std::cerr << s << std::flush; };
+    std::string why;
+    sw_mech_ = options.software;
+    if (sw_mech_ == BreakMechanism::Auto || sw_mech_ == BreakMechanism::DebugRegisters) {
+        sw_mech_ = probe_.sw_bp_traps ? BreakMechanism::Int3 : BreakMechanism::HltPatch;
+    }
+    hw_mech_ = options.hardware;
+    if (hw_mech_ == BreakMechanism::Auto || hw_mech_ == BreakMechanism::Int3) {
+        hw_mech_ = probe_.hw_exec_traps ? BreakMechanism::DebugRegisters : BreakMechanism::HltPatch;
+    }
+    watch_mech_ = options.watch;
+    if (watch_mech_ == WatchMechanism::Auto) {
+        watch_mech_ = probe_.hw_write_traps ? WatchMechanism::DebugRegisters : WatchMechanism::PageProtection;
+    }
+    last_stop_ = signal_stop(kSigTrap);
+    arch_ = arch_of(sregs());
+    install_kick_handler();
+    thread_ = std::thread([this] { thread_main(); });
+    thread_handle_ = thread_.native_handle();
+}
+
+KvmTarget::~KvmTarget() {
+    {
+        std::lock_guard lock(mu_);
+        quit_ = true;
+        if (state_ == State::Running) {
+            interrupt_requested_ = true;
+            machine_->vcpu().run_state().immediate_exit = 1;
+            kick_thread(thread_handle_);
+        }
+    }
+    cv_.notify_all();
+    thread_.join();
+}
+
+// ---------------------------------------------------------------------------
+// Run control
+
+void KvmTarget::thread_main() {
+    for (;;) {
+        Command cmd;
+        {
+            std::unique_lock lock(mu_);
+            cv_.wait(lock, [&] { return quit_ || command_.has_value(); });
+            if (quit_) return;
+            cmd = std::move(*command_);
+            command_.reset();
+        }
+        StopEvent ev;
+        try {
+            ev = execute(cmd.kind);
+        } catch (const std::exception& e) {
+            ev = signal_stop(kSigAbrt, std::string("kvmgdb: ") + e.what());
+            finished_ = true;
+        }
+        if (!ev.message.empty() && ev.kind == StopEvent::Kind::Signal && ev.signal != kSigInt)
+            diag_("kvmgdb: " + ev.message + "\n");
+        bool quitting;
+        {
+            std::lock_guard lock(mu_);
+            state_ = State::Stopped;
+            last_stop_ = ev;
+            // A guest that ended or crashed keeps the layout gdb knows: on AMD, KVM
+            // reinitialises the vCPU on a triple fault (CS:IP f000:fff0, real mode), and a
+            // stop reply in the i8086 layout would not parse against gdb's x86-64 one.
+            if (!finished_) {
+                try {
+                    arch_ = arch_of(sregs());
+                } catch (const std::exception&) {
+                    // keep the last known layout
+                }
+            }
+            interrupt_requested_ = false;
+            machine_->vcpu().run_state().immediate_exit = 0;
+            quitting = quit_;
+            delivering_ = true;
+        }
+        cv_.notify_all();
+        if (!quitting && cmd.handler) cmd.handler(ev);
+        {
+            std::lock_guard lock(mu_);
+            delivering_ = false;
+        }
+        cv_.notify_all();
+    }
+}
+
+void KvmTarget::resume(stub::ResumeKind kind, std::optional<std::uint8_t> /*signal: bare metal has none*/,
+                       StopHandler on_stop) {
+    {
+        std::lock_guard lock(mu_);
+        if (state_ == State::Running) throw std::logic_error("KvmTarget::resume while running");
+        state_ = State::Running;
+        command_ = Command{kind, std::move(on_stop)};
+    }
+    cv_.notify_all();
+}
+
+void KvmTarget::interrupt() {
+    std::lock_guard lock(mu_);
+    if (state_ != State::Running) return;
+    interrupt_requested_ = true;
+    machine_->vcpu().run_state().immediate_exit = 1;
+    kick_thread(thread_handle_);
+}
+
+void KvmTarget::wait_stopped() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return state_ == State::Stopped && !delivering_; });
+}
+
+StopEvent KvmTarget::execute(stub::ResumeKind kind) {
+    if (finished_) return last_stop_;
+    // Leave a breakpoint at the current pc by stepping one instruction without it.
+    if (suspend_breakpoint_at(linear_pc())) {
+        StopEvent ev;
+        try {
+            ev = run_until_stop(true);
+        } catch (...) {
+            restore_suspended();
+            throw;
+        }
+        restore_suspended();
+        bool plain_step = ev.kind == StopEvent::Kind::Signal && ev.signal == kSigTrap && ev.message.empty();
+        if (kind == stub::ResumeKind::Step || !plain_step) return ev;
+    } else if (kind == stub::ResumeKind::Step) {
+        return run_until_stop(true);
+    }
+    return run_until_stop(false);
+}
+
+StopEvent KvmTarget::run_until_stop(bool step) {
+    apply_guest_debug(step);
+    for (;;) {
+        VcpuExit e = machine_->vcpu().run();
+        {
+            std::lock_guard lock(mu_);
+            if (std::holds_alternative<exit::Interrupted>(e)) {
+                if (interrupt_requested_) {
+                    if (quit_) return signal_stop(kSigKill, "target destroyed");
+                    return signal_stop(kSigInt);
+                }
+                continue;  // a stray signal
+            }
+        }
+        if (auto ev = handle_exit(e)) return *ev;
+    }
+}
+
+std::optional<StopEvent> KvmTarget::handle_exit(const VcpuExit& e) {
+    Vcpu& vcpu = machine_->vcpu();
+    if (auto* d = std::get_if<exit::Debug>(&e)) {
+        if (d->exception == 1) {
+            for (int i = 0; i < 4; ++i) {
+                if (!(d->dr6 & (1ull << i)) || !drs_[i] || drs_[i]->suspended) continue;
+                StopEvent ev;
+                switch (drs_[i]->kind) {
+                case BreakpointKind::Hardware: ev.kind = StopEvent::Kind::HardwareBreak; break;
+                case BreakpointKind::WriteWatch: ev.kind = StopEvent::Kind::Watch; break;
+                default: ev.kind = StopEvent::Kind::AccessWatch; break;
+                }
+                ev.signal = kSigTrap;
+                ev.address = drs_[i]->addr;
+                return ev;
+            }
+            // A single step (DR6.BS), or a #DB we did not ask for: a plain SIGTRAP stop.
+            return signal_stop(kSigTrap);
+        }
+        if (d->exception == 3) {
+            // int3 intercepted: rip is at the int3 (VMX and SVM both report the instruction).
+            std::uint64_t pc = linear_pc();
+            kvm_regs r = vcpu.get_regs();
+            auto it = patches_.find(pc);
+            if (it == patches_.end() && patches_.count(pc - 1)) {
+                it = patches_.find(pc - 1);
+                r.rip -= 1;
+                vcpu.set_regs(r);
+            }
+            StopEvent ev = signal_stop(kSigTrap);
+            if (it != patches_.end())
+                ev.kind = it->second.software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
+            return ev;
+        }
+        return signal_stop(kSigTrap, "debug exception " + std::to_string(d->exception));
+    }
+    if (std::holds_alternative<exit::Hlt>(e)) {
+        // rip is past the HLT: one of our patches when rip-1 is a breakpoint address.
+        std::uint64_t at = linear_pc() - 1;
+        auto it = patches_.find(at);
+        if (it != patches_.end() && it->second.inserted && it->second.byte == kHlt) {
+            kvm_regs r = vcpu.get_regs();
+            r.rip -= 1;
+            vcpu.set_regs(r);
+            StopEvent ev;
+            ev.kind = it->second.software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
+            ev.signal = kSigTrap;
+            return ev;
+        }
+        finished_ = true;
+        StopEvent ev;
+        ev.kind = StopEvent::Kind::Exited;
+        ev.exit_status = 0;
+        ev.message = "guest halted";
+        return ev;
+    }
+    if (auto* m = std::get_if<exit::Mmio>(&e)) {
+        if (protected_pages_.count(m->addr & ~(kPageSize - 1))) return handle_protected_mmio(*m);
+    }
+    auto outcome = machine_->service_exit(e);
+    if (!outcome) return std::nullopt;
+    switch (outcome->kind) {
+    case RunOutcome::Kind::Halted:
+    case RunOutcome::Kind::ExitPort: {
+        finished_ = true;
+        StopEvent ev;
+        ev.kind = StopEvent::Kind::Exited;
+        ev.exit_status = outcome->exit_status;
+        return ev;
+    }
+    case RunOutcome::Kind::TripleFault:
+        finished_ = true;
+        return signal_stop(kSigSegv, outcome->message);
+    default:
+        finished_ = true;
+        return signal_stop(kSigAbrt, outcome->message);
+    }
+}
+
+std::optional<StopEvent> KvmTarget::handle_protected_mmio(const exit::Mmio& m) {
+    GuestMemory& mem = machine_->memory();
+    std::uint64_t len = std::min<std::uint64_t>(m.len, m.data.size());
+    if (!mem.contains(m.addr, len)) return std::nullopt;
+    if (m.is_write)
+        mem.write(m.addr, std::span<const std::uint8_t>(m.data.data(), len));
+    else
+        mem.read(m.addr, std::span<std::uint8_t>(m.data.data(), len));
+    for (const auto& w : page_watches_) {
+        if (!m.is_write && w.kind != BreakpointKind::AccessWatch) continue;
+        for (auto [b, end] : w.phys) {
+            if (!overlaps(m.addr, len, b, end - b)) continue;
+            complete_pending_io();
+            StopEvent ev;
+            ev.kind = w.kind == BreakpointKind::WriteWatch ? StopEvent::Kind::Watch : StopEvent::Kind::AccessWatch;
+            ev.signal = kSigTrap;
+            ev.address = w.addr;
+            return ev;
+        }
+    }
+    return std::nullopt;
+}
+
+// Lets KVM finish the instruction of an I/O or MMIO exit without running further
+// (immediate_exit: the pending operation completes, then KVM_RUN returns EINTR).
+void KvmTarget::complete_pending_io() {
+    kvm_run& run = machine_->vcpu().run_state();
+    {
+        std::lock_guard lock(mu_);
+        run.immediate_exit = 1;
+    }
+    machine_->vcpu().run();  // EINTR, or a single-step KVM_EXIT_DEBUG when stepping
+    std::lock_guard lock(mu_);
+    run.immediate_exit = interrupt_requested_ ? 1 : 0;
+}
+
+void KvmTarget::apply_guest_debug(bool step) {
+    kvm_guest_debug dbg{};
+    std::array<DebugSlot, kDebugSlots> slots{};
+    for (int i = 0; i < kDebugSlots; ++i) {
+        if (!drs_[i] || drs_[i]->suspended) continue;
+        slots[i] = DebugSlot{true, drs_[i]->addr, dr_kind(drs_[i]->kind), static_cast<unsigned>(drs_[i]->len)};
+    }
+    DebugRegisterValues values = encode_debug_registers(slots);
+    std::uint32_t control = 0;
+    if (values.dr7) {
+        control |= KVM_GUESTDBG_USE_HW_BP;
+        for (int i = 0; i < kDebugSlots; ++i) dbg.arch.debugreg[i] = values.dr[i];
+        dbg.arch.debugreg[7] = values.dr7;
+    }
+    bool int3 = std::any_of(patches_.begin(), patches_.end(), [](const auto& p) { return p.second.byte == kInt3; });
+    if (int3) control |= KVM_GUESTDBG_USE_SW_BP;
+    if (step) {
+        control |= KVM_GUESTDBG_SINGLESTEP;
+        if (probe_.guest_debug2 & KVM_GUESTDBG_BLOCKIRQ) control |= KVM_GUESTDBG_BLOCKIRQ;
+    }
+    if (control) control |= KVM_GUESTDBG_ENABLE;
+    dbg.control = control;
+    machine_->vcpu().set_guest_debug(dbg);
+}
+
+bool KvmTarget::suspend_breakpoint_at(std::uint64_t pc) {
+    bool any = false;
+    auto it = patches_.find(pc);
+    if (it != patches_.end() && it->second.inserted) {
+        machine_->memory().write8(it->second.phys, it->second.original);
+        it->second.inserted = false;
+        any = true;
+    }
+    for (auto& dr : drs_) {
+        if (dr && dr->kind == BreakpointKind::Hardware && dr->addr == pc) {
+            dr->suspended = true;
+            any = true;
+        }
+    }
+    return any;
+}
+
+void KvmTarget::restore_suspended() {
+    for (auto& [addr, p] : patches_) {
+        if (!p.inserted) {
+            p.original = machine_->memory().read8(p.phys);  // the stepped instruction may have changed it
+            machine_->memory().write8(p.phys, p.byte);
+            p.inserted = true;
+        }
+    }
+    for (auto& dr : drs_)
+        if (dr) dr->suspended = false;
+}
+
+void KvmTarget::detach() {
+    wait_stopped();
+    for (auto& [addr, p] : patches_) machine_->memory().write8(p.phys, p.original);
+    patches_.clear();
+    for (auto& dr : drs_) dr.reset();
+    page_watches_.clear();
+    protected_pages_.clear();
+    rebuild_memslots();
+    if (!finished_) resume(stub::ResumeKind::Continue, std::nullopt, {});
+}
+
+void KvmTarget::kill() {
+    interrupt();
+    wait_stopped();
+    finished_ = true;
+    std::lock_guard lock(mu_);
+    last_stop_ = StopEvent{StopEvent::Kind::Terminated, kSigKill, 0, 0, "killed"};
+}
+
+// ---------------------------------------------------------------------------
+// State
+
+// Cached at each stop and register write, so a call while the vCPU runs does not
+// block on KVM's vCPU mutex until KVM_RUN returns.
+stub::Arch KvmTarget::arch() const { return arch_.load(); }
+
+stub::TargetCapabilities KvmTarget::capabilities() const {
+    stub::TargetCapabilities c;
+    bool patches = true;  // HLT patching works wherever HLT exits (always without an in-kernel irqchip)
+    c.software_breakpoints = patches;
+    c.hardware_breakpoints = hw_mech_ == BreakMechanism::DebugRegisters || patches;
+    bool pages = probe_.readonly_mem;
+    c.write_watchpoints = watch_mech_ == WatchMechanism::DebugRegisters || pages;
+    c.access_watchpoints = watch_mech_ == WatchMechanism::DebugRegisters || pages;
+    c.read_watchpoints = false;
+    c.single_step = probe_.single_step;
+    return c;
+}
+
+StopEvent KvmTarget::last_stop() const {
+    std::lock_guard lock(mu_);
+    return last_stop_;
+}
+
+kvm_sregs KvmTarget::sregs() const { return machine_->vcpu().get_sregs(); }
+
+std::uint64_t KvmTarget::linear_pc() const {
+    kvm_sregs s = sregs();
+    std::uint64_t rip = machine_->vcpu().get_regs().rip;
+    if ((s.efer & bits::EFER_LMA) && s.cs.l) return rip;  // CS.base is ignored in 64-bit mode
+    return (s.cs.base + rip) & 0xffffffffu;
+}
+
+PagingState KvmTarget::paging() const {
+    kvm_sregs s = sregs();
+    return {s.cr0, s.cr3, s.cr4, s.efer};
+}
+
+std::optional<std::pair<std::uint64_t, std::uint64_t>> KvmTarget::to_phys(std::uint64_t addr) const {
+    const GuestMemory& mem = machine_->memory();
+    std::uint64_t phys, left;
+    if (phys_mode_) {
+        phys = addr;
+        left = bytes_to_page_end(addr, kPageSize);
+    } else {
+        WalkResult w = walk(mem, paging(), addr);
+        if (!w.ok()) return std::nullopt;
+        phys = w.phys;
+        left = bytes_to_page_end(addr, w.page_size);
+    }
+    if (!mem.contains(phys, 1)) return std::nullopt;
+    left = std::min(left, mem.size() - phys);
+    return std::make_pair(phys, left);
+}
+
+std::vector<std::uint8_t> KvmTarget::read_registers() {
+    CpuState cpu = cpu_state();
+    return encode_registers(arch_.load(), cpu);
+}
+
+// Writes back only the structures that changed (KVM_SET_SREGS has side effects, e.g.
+// on pending interrupts); KVM refusing a value (say, an inconsistent CR0/EFER) is EINVAL.
+TargetStatus KvmTarget::store(const CpuState& before, const CpuState& after) {
+    Vcpu& v = machine_->vcpu();
+    try {
+        if (std::memcmp(&before.sregs, &after.sregs, sizeof after.sregs) != 0) v.set_sregs(after.sregs);
+        if (std::memcmp(&before.regs, &after.regs, sizeof after.regs) != 0) v.set_regs(after.regs);
+        if (std::memcmp(&before.fpu, &after.fpu, sizeof after.fpu) != 0) v.set_fpu(after.fpu);
+    } catch (const KvmError& e) {
+        return TargetStatus::error(EINVAL, e.what());
+    }
+    arch_ = arch_of(after.sregs);
+    return TargetStatus::ok();
+}
+
+CpuState KvmTarget::cpu_state() const {
+    return {machine_->vcpu().get_regs(), sregs(), machine_->vcpu().get_fpu()};
+}
+
+TargetStatus KvmTarget::write_registers(std::span<const std::uint8_t> g) {
+    const CpuState before = cpu_state();
+    CpuState cpu = before;
+    if (!decode_registers(arch_.load(), g, cpu)) return TargetStatus::error(EINVAL, "short G packet");
+    return store(before, cpu);
+}
+
+std::optional<std::vector<std::uint8_t>> KvmTarget::read_register(unsigned regnum) {
+    CpuState cpu = cpu_state();
+    return encode_register(arch_.load(), regnum, cpu);
+}
+
+TargetStatus KvmTarget::write_register(unsigned regnum, std::span<const std::uint8_t> value) {
+    const CpuState before = cpu_state();
+    CpuState cpu = before;
+    if (!decode_register(arch_.load(), regnum, value, cpu))
+        return TargetStatus::error(EINVAL, "no register " + std::to_string(regnum) + " of that size");
+    return store(before, cpu);
+}
+
+// ---------------------------------------------------------------------------
+// Memory
+
+std::size_t KvmTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> out) {
+    const GuestMemory& mem = machine_->memory();
+    std::size_t done = 0;
+    while (done < out.size()) {
+        auto t = to_phys(addr + done);
+        if (!t) break;
+        auto [phys, left] = *t;
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, out.size() - done));
+        mem.read(phys, out.subspan(done, n));
+        // Hide our own patch bytes: show what the guest had there.
+        for (const auto& [la, p] : patches_) {
+            if (p.inserted && p.phys >= phys && p.phys < phys + n) out[done + (p.phys - phys)] = p.original;
+        }
+        done += n;
+    }
+    return done;
+}
+
+std::size_t KvmTarget::write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) {
+    GuestMemory& mem = machine_->memory();
+    std::size_t done = 0;
+    while (done < in.size()) {
+        auto t = to_phys(addr + done);
+        if (!t) break;
+        auto [phys, left] = *t;
+        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, in.size() - done));
+        mem.write(phys, in.subspan(done, n));
+        // A write over a patched byte updates the saved original; the patch stays.
+        for (auto& [la, p] : patches_) {
+            if (p.inserted && p.phys >= phys && p.phys < phys + n) {
+                p.original = in[done + (p.phys - phys)];
+                mem.write8(p.phys, p.byte);
+            }
+        }
+        done += n;
+    }
+    return done;
+}
+
+// ---------------------------------------------------------------------------
+// Breakpoints and watchpoints
+
+std::optional<int> KvmTarget::free_dr_slot() const {
+    for (int i = 0; i < 4; ++i)
+        if (!drs_[i]) return i;
+    return std::nullopt;
+}
+
+TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t addr, std::uint64_t length) {
+    switch (kind) {
+    case BreakpointKind::ReadWatch:
+        return TargetStatus::unsupported();
+    case BreakpointKind::Hardware:
+        if (hw_mech_ == BreakMechanism::DebugRegisters) {
+            for (auto& dr : drs_)
+                if (dr && dr->kind == kind && dr->addr == addr) return TargetStatus::ok();
+            auto slot = free_dr_slot();
+            if (!slot) return TargetStatus::error(ENOSPC, "all four debug registers are in use");
+            drs_[*slot] = DrSlot{kind, addr, 1, false};
+            return TargetStatus::ok();
+        }
+        [[fallthrough]];
+    case BreakpointKind::Software: {
+        auto it = patches_.find(addr);
+        if (it == patches_.end()) {
+            auto t = to_phys(addr);
+            if (!t) return TargetStatus::error(EFAULT, "address " + hex(addr) + " is not mapped");
+            Patch p;
+            p.phys = t->first;
+            p.original = machine_->memory().read8(p.phys);
+            p.byte = sw_mech_ == BreakMechanism::Int3 ? kInt3 : kHlt;
+            machine_->memory().write8(p.phys, p.byte);
+            it = patches_.emplace(addr, p).first;
+        }
+        (kind == BreakpointKind::Software ? it->second.software : it->second.hardware) = true;
+        return TargetStatus::ok();
+    }
+    case BreakpointKind::WriteWatch:
+    case BreakpointKind::AccessWatch: {
+        if (length == 0) return TargetStatus::error(EINVAL, "zero-length watchpoint");
+        if (watch_mech_ == WatchMechanism::DebugRegisters && dr_range_ok(kind, addr, length)) {
+            if (auto slot = free_dr_slot()) {
+                drs_[*slot] = DrSlot{kind, addr, length, false};
+                return TargetStatus::ok();
+            }
+        }
+        if (!probe_.readonly_mem) return TargetStatus::error(ENOSPC, "no debug register free and no read-only memslots");
+        PageWatch w{kind, addr, length, {}};
+        for (std::uint64_t a = addr; a < addr + length;) {
+            auto t = to_phys(a);
+            if (!t) return TargetStatus::error(EFAULT, "address " + hex(a) + " is not mapped");
+            std::uint64_t n = std::min(t->second, addr + length - a);
+            w.phys.emplace_back(t->first, t->first + n);
+            a += n;
+        }
+        page_watches_.push_back(std::move(w));
+        rebuild_memslots();
+        return TargetStatus::ok();
+    }
+    }
+    return TargetStatus::unsupported();
+}
+
+TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t addr, std::uint64_t length) {
+    switch (kind) {
+    case BreakpointKind::ReadWatch:
+        return TargetStatus::unsupported();
+    case BreakpointKind::Hardware:
+    case BreakpointKind::Software: {
+        if (kind == BreakpointKind::Hardware) {
+            for (auto& dr : drs_) {
+                if (dr && dr->kind == kind && dr->addr == addr) {
+                    dr.reset();
+                    return TargetStatus::ok();
+                }
+            }
+        }
+        auto it = patches_.find(addr);
+        if (it == patches_.end()) return TargetStatus::error(ENOENT, "no breakpoint at " + hex(addr));
+        bool& flag = kind == BreakpointKind::Software ? it->second.software : it->second.hardware;
+        if (!flag) return TargetStatus::error(ENOENT, "no breakpoint at " + hex(addr));
+        flag = false;
+        if (!it->second.software && !it->second.hardware) {
+            if (it->second.inserted) machine_->memory().write8(it->second.phys, it->second.original);
+            patches_.erase(it);
+        }
+        return TargetStatus::ok();
+    }
+    case BreakpointKind::WriteWatch:
+    case BreakpointKind::AccessWatch: {
+        for (auto& dr : drs_) {
+            if (dr && dr->kind == kind && dr->addr == addr && dr->len == length) {
+                dr.reset();
+                return TargetStatus::ok();
+            }
+        }
+        for (auto it = page_watches_.begin(); it != page_watches_.end(); ++it) {
+            if (it->kind == kind && it->addr == addr && it->len == length) {
+                page_watches_.erase(it);
+                rebuild_memslots();
+                return TargetStatus::ok();
+            }
+        }
+        return TargetStatus::error(ENOENT, "no watchpoint at " + hex(addr));
+    }
+    }
+    return TargetStatus::unsupported();
+}
+
+// Lays guest RAM out as memslots again: plain RAM, a read-only slot per run of pages
+// watched for writes, and no slot (a hole: every access exits) for pages watched for
+// access. KVM cannot resize a slot, so every old slot is deleted first.
+void KvmTarget::rebuild_memslots() {
+    protected_pages_.clear();
+    for (const auto& w : page_watches_) {
+        bool hole = w.kind == BreakpointKind::AccessWatch;
+        for (auto [b, e] : w.phys) {
+            for (std::uint64_t p = b & ~(kPageSize - 1); p < e; p += kPageSize) protected_pages_[p] |= hole;
+        }
+    }
+    Vm& vm = machine_->vm();
+    GuestMemory& mem = machine_->memory();
+    for (std::uint32_t s : slots_) vm.set_user_memory_region(s, 0, 0, 0, nullptr);
+    slots_.clear();
+    auto* host = static_cast<std::uint8_t*>(mem.host_base());
+    std::uint32_t next = 0;
+    auto add = [&](std::uint64_t b, std::uint64_t e, std::uint32_t flags) {
+        if (b >= e) return;
+        vm.set_user_memory_region(next, flags, b, e - b, host + b);
+        slots_.push_back(next++);
+    };
+    std::uint64_t start = 0;
+    for (auto it = protected_pages_.begin(); it != protected_pages_.end();) {
+        std::uint64_t b = it->first;
+        bool hole = it->second;
+        std::uint64_t e = b + kPageSize;
+        ++it;
+        while (it != protected_pages_.end() && it->first == e && it->second == hole) {
+            e += kPageSize;
+            ++it;
+        }
+        add(start, b, 0);
+        if (!hole) add(b, e, KVM_MEM_READONLY);
+        start = e;
+    }
+    add(start, mem.size(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// monitor
+
+namespace {
+const char* kMonitorHelp =
+    "kvmgdb monitor commands:\n"
+    "  help                 this text\n"
+    "  info mode            the CPU mode and gdb register layout now\n"
+    "  info sregs           segment, control and descriptor-table registers\n"
+    "  info debug           how breakpoints and watchpoints are implemented here, and why\n"
+    "  info ports           the port devices and ports the guest touched without one\n"
+    "  translate ADDR       walk the guest page tables for a linear address\n"
+    "  phys on|off          gdb addresses are physical (on) or linear (off, default)\n";
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n')) s.remove_suffix(1);
+    return s;
+}
+
+const char* arch_name(stub::Arch a) {
+    switch (a) {
+    case stub::Arch::X86_64: return "i386:x86-64";
+    case stub::Arch::I386: return "i386";
+    default: return "i8086";
+    }
+}
+
+const char* mech_name(BreakMechanism m) {
+    switch (m) {
+    case BreakMechanism::Int3: return "int3 (KVM_GUESTDBG_USE_SW_BP)";
+    case BreakMechanism::HltPatch: return "HLT patch (0xF4, recognised on KVM_EXIT_HLT)";
+    case BreakMechanism::DebugRegisters: return "debug registers DR0-DR3 (KVM_GUESTDBG_USE_HW_BP)";
+    default: return "auto";
+    }
+}
+}  // namespace
+
+std::string KvmTarget::monitor_info_sregs() const {
+    kvm_sregs s = sregs();
+    std::ostringstream o;
+    auto seg = [&](const char* name, const kvm_segment& g) {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "%-3s sel 0x%04x base 0x%016llx limit 0x%08x type 0x%x dpl %u p %u db %u l %u g %u\n",
+                      name, g.selector, static_cast<unsigned long long>(g.base), g.limit, g.type, g.dpl, g.present,
+                      g.db, g.l, g.g);
+        o << buf;
+    };
+    seg("cs", s.cs); seg("ds", s.ds); seg("es", s.es); seg("fs", s.fs); seg("gs", s.gs); seg("ss", s.ss);
+    seg("tr", s.tr); seg("ldt", s.ldt);
+    o << "gdt base " << hex(s.gdt.base) << " limit " << hex(s.gdt.limit) << "\n";
+    o << "idt base " << hex(s.idt.base) << " limit " << hex(s.idt.limit) << "\n";
+    o << "cr0 " << hex(s.cr0) << " cr2 " << hex(s.cr2) << " cr3 " << hex(s.cr3) << " cr4 " << hex(s.cr4)
+      << " cr8 " << hex(s.cr8) << "\n";
+    o << "efer " << hex(s.efer) << " apic_base " << hex(s.apic_base) << "\n";
+    return o.str();
+}
+
+std::string KvmTarget::monitor_translate(std::uint64_t addr) const {
+    WalkResult w = walk(machine_->memory(), paging(), addr);
+    return format_walk(w);
+}
+
+std::string KvmTarget::monitor_info_debug() const {
+    std::ostringstream o;
+    o << "software breakpoints (Z0): " << mech_name(sw_mech_) << "\n"
+      << "  probe: int3 with KVM_GUESTDBG_USE_SW_BP " << (probe_.sw_bp_traps ? "traps" : "does not trap") << " ("
+      << probe_.sw_bp_detail << ")\n"
+      << "hardware breakpoints (Z1): " << mech_name(hw_mech_) << "\n"
+      << "  probe: DR0 execute breakpoint " << (probe_.hw_exec_traps ? "traps" : "does not trap") << " ("
+      << probe_.hw_exec_detail << ")\n"
+      << "watchpoints (Z2 write, Z4 access): "
+      << (watch_mech_ == WatchMechanism::DebugRegisters
+              ? "debug registers (aligned 1/2/4/8 bytes), else page protection"
+              : "page protection (read-only memslot for Z2, memslot hole for Z4)")
+      << "\n"
+      << "  probe: DR1 write watchpoint " << (probe_.hw_write_traps ? "traps" : "does not trap") << " ("
+      << probe_.hw_write_detail << "); KVM_CAP_READONLY_MEM " << (probe_.readonly_mem ? "yes" : "no") << "\n"
+      << "  read watchpoints (Z3): unsupported\n"
+      << "single step: KVM_GUESTDBG_SINGLESTEP " << (probe_.single_step ? "works" : "does not trap") << " ("
+      << probe_.single_step_detail << ")"
+      << ((probe_.guest_debug2 & KVM_GUESTDBG_BLOCKIRQ) ? ", with KVM_GUESTDBG_BLOCKIRQ" : "") << "\n"
+      << "set now: " << patches_.size() << " patched breakpoint(s), "
+      << std::count_if(drs_.begin(), drs_.end(), [](const auto& d) { return d.has_value(); })
+      << " debug register(s), " << page_watches_.size() << " page-protection watchpoint(s) over "
+      << protected_pages_.size() << " page(s)\n";
+    return o.str();
+}
+
+TargetStatus KvmTarget::monitor(std::string_view command, std::string& output) {
+    std::string_view c = trim(command);
+    auto starts = [&](std::string_view p) { return c.substr(0, p.size()) == p; };
+    if (c.empty() || c == "help") {
+        output = kMonitorHelp;
+        return TargetStatus::ok();
+    }
+    if (c == "info mode") {
+        kvm_sregs s = sregs();
+        std::string mode = (s.efer & bits::EFER_LMA) ? (s.cs.l ? "long mode (64-bit)" : "compatibility mode")
+                           : (s.cr0 & bits::CR0_PE)  ? "protected mode"
+                                                     : "real mode";
+        output = mode + ", paging: " + std::string(to_string(paging_mode(paging()))) +
+                 ", gdb layout: " + arch_name(arch_of(s)) + ", addresses: " + (phys_mode_ ? "physical" : "linear") +
+                 "\n";
+        return TargetStatus::ok();
+    }
+    if (c == "info sregs") {
+        output = monitor_info_sregs();
+        return TargetStatus::ok();
+    }
+    if (c == "info debug") {
+        output = monitor_info_debug();
+        return TargetStatus::ok();
+    }
+    if (c == "info ports") {
+        std::ostringstream o;
+        o << "port 0xe9: debug console\nports 0x3f8-0x3ff: COM1 (16550, output only)\nport 0xf4: exit port\n";
+        const auto& unknown = machine_->ports().unknown_ports();
+        o << "ports touched without a device:";
+        if (unknown.empty()) o << " none";
+        for (auto p : unknown) o << " " << hex(p);
+        o << "\n";
+        output = o.str();
+        return TargetStatus::ok();
+    }
+    if (starts("translate")) {
+        std::string arg(trim(c.substr(9)));
+        try {
+            std::size_t used = 0;
+            std::uint64_t addr = std::stoull(arg, &used, 0);
+            if (used != arg.size()) throw std::invalid_argument(arg);
+            output = monitor_translate(addr);
+            return TargetStatus::ok();
+        } catch (const std::exception&) {
+            output = "usage: translate ADDR (e.g. translate 0x100000)\n";
+            return TargetStatus::error(EINVAL, output);
+        }
+    }
+    if (c == "phys on" || c == "phys off") {
+        phys_mode_ = c == "phys on";
+        output = std::string("gdb addresses are now ") + (phys_mode_ ? "physical" : "linear") + "\n";
+        return TargetStatus::ok();
+    }
+    if (c == "phys") {
+        output = std::string("gdb addresses are ") + (phys_mode_ ? "physical" : "linear") + "\n";
+        return TargetStatus::ok();
+    }
+    output = "unknown monitor command '" + std::string(c) + "'; try 'monitor help'\n";
+    return TargetStatus::error(EINVAL, output);
+}
+
+}  // namespace kvmgdb::debug

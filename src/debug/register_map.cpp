@@ -1,0 +1,229 @@
+// Every register of stub/registers.hpp's layouts, by name, onto KVM's structures.
+// Narrow registers (the 32-bit layouts, selectors) replace only their low bytes on a
+// write, so a g -> G -> g or p -> P -> p round trip is exact in every mode.
+#include "debug/register_map.hpp"
+
+#include <cstring>
+#include <functional>
+#include <string>
+#include <unordered_map>
+
+#include "x86/cpu_mode.hpp"
+
+namespace kvmgdb::debug {
+
+namespace {
+
+using stub::RegisterInfo;
+
+// An integer register: how to get and set its full 64-bit backing field.
+struct IntAccess {
+    std::function<std::uint64_t(const CpuState&)> get;
+    std::function<void(CpuState&, std::uint64_t)> set;
+};
+
+// x87 tag of one 80-bit register (SDM Vol. 1 8.1.7): 00 valid, 01 zero, 10 special.
+unsigned classify_x87(const std::uint8_t* r) {
+    std::uint64_t mant;
+    std::memcpy(&mant, r, 8);
+    unsigned exp = (unsigned(r[8]) | unsigned(r[9]) << 8) & 0x7fff;
+    if (exp == 0x7fff) return 2;
+    if (exp == 0) return mant == 0 ? 1 : 2;
+    return (mant >> 63) ? 0 : 2;
+}
+
+// The full 16-bit tag word from FXSAVE's abridged one (bit j: physical register j is
+// not empty). fpr[] is in stack order: physical register j is ST((j - TOP) mod 8).
+std::uint16_t full_tag(const kvm_fpu& f) {
+    unsigned top = (f.fsw >> 11) & 7;
+    std::uint16_t tag = 0;
+    for (unsigned j = 0; j < 8; ++j) {
+        unsigned t = 3;
+        if (f.ftwx & (1u << j)) t = classify_x87(f.fpr[(j - top) & 7]);
+        tag = static_cast<std::uint16_t>(tag | (t << (2 * j)));
+    }
+    return tag;
+}
+
+std::uint8_t abridged_tag(std::uint16_t full) {
+    std::uint8_t a = 0;
+    for (unsigned j = 0; j < 8; ++j)
+        if (((full >> (2 * j)) & 3) != 3) a = static_cast<std::uint8_t>(a | (1u << j));
+    return a;
+}
+
+const kvm_segment& segment(const kvm_sregs& s, char which) {
+    switch (which) {
+    case 'c': return s.cs;
+    case 's': return s.ss;
+    case 'd': return s.ds;
+    case 'e': return s.es;
+    case 'f': return s.fs;
+    default: return s.gs;
+    }
+}
+
+kvm_segment& segment(kvm_sregs& s, char which) {
+    return const_cast<kvm_segment&>(segment(static_cast<const kvm_sregs&>(s), which));
+}
+
+const std::unordered_map<std::string, IntAccess>& int_registers() {
+    static const std::unordered_map<std::string, IntAccess> table = [] {
+        std::unordered_map<std::string, IntAccess> t;
+        auto gpr = [&](const char* n64, const char* n32, __u64 kvm_regs::*field) {
+            IntAccess a{[field](const CpuState& c) { return std::uint64_t(c.regs.*field); },
+                        [field](CpuState& c, std::uint64_t v) { c.regs.*field = v; }};
+            t[n64] = a;
+            if (n32) t[n32] = a;
+        };
+        gpr("rax", "eax", &kvm_regs::rax);
+        gpr("rbx", "ebx", &kvm_regs::rbx);
+        gpr("rcx", "ecx", &kvm_regs::rcx);
+        gpr("rdx", "edx", &kvm_regs::rdx);
+        gpr("rsi", "esi", &kvm_regs::rsi);
+        gpr("rdi", "edi", &kvm_regs::rdi);
+        gpr("rbp", "ebp", &kvm_regs::rbp);
+        gpr("rsp", "esp", &kvm_regs::rsp);
+        gpr("r8", nullptr, &kvm_regs::r8);
+        gpr("r9", nullptr, &kvm_regs::r9);
+        gpr("r10", nullptr, &kvm_regs::r10);
+        gpr("r11", nullptr, &kvm_regs::r11);
+        gpr("r12", nullptr, &kvm_regs::r12);
+        gpr("r13", nullptr, &kvm_regs::r13);
+        gpr("r14", nullptr, &kvm_regs::r14);
+        gpr("r15", nullptr, &kvm_regs::r15);
+        // eip is IP itself, not CS.base + IP, also in real mode (see kvm_target.hpp).
+        gpr("rip", "eip", &kvm_regs::rip);
+        gpr("eflags", nullptr, &kvm_regs::rflags);
+        for (char which : {'c', 's', 'd', 'e', 'f', 'g'}) {
+            std::string sel = std::string(1, which) + "s";
+            t[sel] = {[which](const CpuState& c) { return std::uint64_t(segment(c.sregs, which).selector); },
+                      [which](CpuState& c, std::uint64_t v) {
+                          kvm_segment& s = segment(c.sregs, which);
+                          auto sel16 = static_cast<std::uint16_t>(v);
+                          // Real mode: a new selector means base = selector * 16, as a
+                          // `mov` would load it. The same selector leaves the base alone
+                          // (round trips stay exact, unreal mode survives).
+                          if (sel16 != s.selector && !(c.sregs.cr0 & bits::CR0_PE)) s.base = std::uint64_t(sel16) << 4;
+                          s.selector = sel16;
+                      }};
+            t[sel + "_base"] = {[which](const CpuState& c) { return std::uint64_t(segment(c.sregs, which).base); },
+                                [which](CpuState& c, std::uint64_t v) { segment(c.sregs, which).base = v; }};
+        }
+        auto sreg = [&](const char* n, __u64 kvm_sregs::*field) {
+            t[n] = {[field](const CpuState& c) { return std::uint64_t(c.sregs.*field); },
+                    [field](CpuState& c, std::uint64_t v) { c.sregs.*field = v; }};
+        };
+        sreg("cr0", &kvm_sregs::cr0);
+        sreg("cr2", &kvm_sregs::cr2);
+        sreg("cr3", &kvm_sregs::cr3);
+        sreg("cr4", &kvm_sregs::cr4);
+        sreg("cr8", &kvm_sregs::cr8);
+        sreg("efer", &kvm_sregs::efer);
+        t["fctrl"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.fcw); },
+                      [](CpuState& c, std::uint64_t v) { c.fpu.fcw = static_cast<__u16>(v); }};
+        t["fstat"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.fsw); },
+                      [](CpuState& c, std::uint64_t v) { c.fpu.fsw = static_cast<__u16>(v); }};
+        t["ftag"] = {[](const CpuState& c) { return std::uint64_t(full_tag(c.fpu)); },
+                     [](CpuState& c, std::uint64_t v) { c.fpu.ftwx = abridged_tag(static_cast<std::uint16_t>(v)); }};
+        // FXSAVE keeps FIP/FDP as 64 bits; in the 32-bit format the upper half holds
+        // FCS/FDS. gdb's fiseg/foseg are that upper half either way (amd64-tdep.c).
+        t["fioff"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_ip & 0xffffffffu); },
+                      [](CpuState& c, std::uint64_t v) { c.fpu.last_ip = (c.fpu.last_ip & ~0xffffffffull) | (v & 0xffffffffu); }};
+        t["fiseg"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_ip >> 32); },
+                      [](CpuState& c, std::uint64_t v) { c.fpu.last_ip = (c.fpu.last_ip & 0xffffffffu) | (v << 32); }};
+        t["fooff"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_dp & 0xffffffffu); },
+                      [](CpuState& c, std::uint64_t v) { c.fpu.last_dp = (c.fpu.last_dp & ~0xffffffffull) | (v & 0xffffffffu); }};
+        t["foseg"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_dp >> 32); },
+                      [](CpuState& c, std::uint64_t v) { c.fpu.last_dp = (c.fpu.last_dp & 0xffffffffu) | (v << 32); }};
+        t["fop"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_opcode); },
+                    [](CpuState& c, std::uint64_t v) { c.fpu.last_opcode = static_cast<__u16>(v); }};
+        t["mxcsr"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.mxcsr); },
+                      [](CpuState& c, std::uint64_t v) { c.fpu.mxcsr = static_cast<__u32>(v); }};
+        return t;
+    }();
+    return table;
+}
+
+// The bytes backing a wide (80/128-bit) register, or nullptr.
+std::uint8_t* wide_storage(const RegisterInfo& r, CpuState& c) {
+    std::string_view n = r.name;
+    if (n.size() == 3 && n.substr(0, 2) == "st") return c.fpu.fpr[n[2] - '0'];
+    if (n.substr(0, 3) == "xmm") {
+        unsigned i = static_cast<unsigned>(std::stoul(std::string(n.substr(3))));
+        if (i < 16) return c.fpu.xmm[i];
+    }
+    return nullptr;
+}
+
+void encode_one(const RegisterInfo& r, const CpuState& cpu, std::uint8_t* out) {
+    std::size_t size = stub::reg_size(r);
+    auto& table = int_registers();
+    auto it = table.find(std::string(r.name));
+    if (it != table.end()) {
+        std::uint64_t v = it->second.get(cpu);
+        for (std::size_t i = 0; i < size; ++i) out[i] = i < 8 ? static_cast<std::uint8_t>(v >> (8 * i)) : 0;
+        return;
+    }
+    if (const std::uint8_t* p = wide_storage(r, const_cast<CpuState&>(cpu))) {
+        std::memcpy(out, p, size);
+        return;
+    }
+    std::memset(out, 0, size);  // a register we do not know: zeros (never happens with registers.cpp's table)
+}
+
+void decode_one(const RegisterInfo& r, const std::uint8_t* in, CpuState& cpu) {
+    std::size_t size = stub::reg_size(r);
+    auto& table = int_registers();
+    auto it = table.find(std::string(r.name));
+    if (it != table.end()) {
+        std::uint64_t v = 0;
+        for (std::size_t i = 0; i < size && i < 8; ++i) v |= std::uint64_t(in[i]) << (8 * i);
+        if (size < 8) {
+            std::uint64_t mask = (std::uint64_t{1} << (8 * size)) - 1;
+            v = (it->second.get(cpu) & ~mask) | (v & mask);
+        }
+        it->second.set(cpu, v);
+        return;
+    }
+    if (std::uint8_t* p = wide_storage(r, cpu)) std::memcpy(p, in, size);
+}
+
+}  // namespace
+
+stub::Arch arch_of(const kvm_sregs& s) {
+    if ((s.efer & bits::EFER_LMA) && s.cs.l) return stub::Arch::X86_64;
+    if (s.cr0 & bits::CR0_PE) return stub::Arch::I386;
+    return stub::Arch::I8086;
+}
+
+std::vector<std::uint8_t> encode_registers(stub::Arch arch, const CpuState& cpu) {
+    const auto& layout = stub::register_layout(arch);
+    std::vector<std::uint8_t> g(layout.g_size());
+    for (const auto& r : layout) encode_one(r, cpu, g.data() + r.offset);
+    return g;
+}
+
+bool decode_registers(stub::Arch arch, std::span<const std::uint8_t> g, CpuState& cpu) {
+    const auto& layout = stub::register_layout(arch);
+    if (g.size() < layout.g_size()) return false;
+    for (const auto& r : layout) decode_one(r, g.data() + r.offset, cpu);
+    return true;
+}
+
+std::optional<std::vector<std::uint8_t>> encode_register(stub::Arch arch, unsigned regnum, const CpuState& cpu) {
+    const RegisterInfo* r = stub::register_layout(arch).find(regnum);
+    if (!r) return std::nullopt;
+    std::vector<std::uint8_t> v(stub::reg_size(*r));
+    encode_one(*r, cpu, v.data());
+    return v;
+}
+
+bool decode_register(stub::Arch arch, unsigned regnum, std::span<const std::uint8_t> value, CpuState& cpu) {
+    const RegisterInfo* r = stub::register_layout(arch).find(regnum);
+    if (!r || value.size() != stub::reg_size(*r)) return false;
+    decode_one(*r, value.data(), cpu);
+    return true;
+}
+
+}  // namespace kvmgdb::debug

@@ -1,0 +1,32 @@
+// kvm_regs / kvm_sregs / kvm_fpu <-> gdb's register layout of an Arch
+// (stub/registers.hpp). Pure conversions, unit-testable without KVM.
+#pragma once
+
+#include <linux/kvm.h>
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "stub/registers.hpp"
+
+namespace kvmgdb::debug {
+
+struct CpuState {
+    kvm_regs regs{};
+    kvm_sregs sregs{};
+    kvm_fpu fpu{};
+};
+
+// The register layout the CPU is in: long mode with a 64-bit CS -> x86-64, CR0.PE ->
+// i386, else i8086 (gdb's i386 layout too).
+stub::Arch arch_of(const kvm_sregs& s);
+
+std::vector<std::uint8_t> encode_registers(stub::Arch arch, const CpuState& cpu);
+// False when `g` is shorter than the layout; the state is left unchanged then.
+bool decode_registers(stub::Arch arch, std::span<const std::uint8_t> g, CpuState& cpu);
+std::optional<std::vector<std::uint8_t>> encode_register(stub::Arch arch, unsigned regnum, const CpuState& cpu);
+bool decode_register(stub::Arch arch, unsigned regnum, std::span<const std::uint8_t> value, CpuState& cpu);
+
+}  // namespace kvmgdb::debug

@@ -1,0 +1,16 @@
+# Breakpoint by name in a recursive function, backtrace, finish with its value.
+# (gdb prints stop reports itself, not into to_string: the checks here read gdb's
+# state; the .expect file checks what it printed.)
+connect()
+run("break factorial")
+run("continue")
+expect_stopped_in("factorial")
+expect(value("n") == 5, "n == 5 at the first hit")
+bt = run("bt")
+expect_match(r"^#1 .* in main \(\)", bt)
+run("delete")
+run("finish")
+expect_stopped_in("main")
+expect(value("$") == 120, "finish returned 120")
+run("info registers rip")
+run("continue")

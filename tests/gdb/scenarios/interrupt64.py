@@ -1,0 +1,10 @@
+# Ctrl-C: run_gdb_test.py sends SIGINT to gdb once the guest printed "spinning".
+connect()
+run("continue")
+run("info program")
+expect_stopped_in("spin_forever")
+count = value("spin_counter")
+expect(count > 0, "spin_counter advanced (%d)" % count)
+run("p spin_counter")
+run("stepi")
+run("kill")

@@ -1,0 +1,13 @@
+# Real mode: CS:IP = 0:_start, the i8086 layout, stepi over 16-bit code.
+connect()
+run("info registers eip cs")
+expect(pc() == value("&_start"), "pc at _start")
+run("x/3i $pc")
+run("stepi")
+run("stepi")
+run("info registers eip eax")
+run("break done")
+run("continue")
+expect(value("$eax") & 0xffff == 42, "ax == 42 at done")
+run("p/x *(int *)0x400")
+run("continue")

@@ -1,0 +1,554 @@
+// The KVM debug target (src/debug) on real KVM: probe, run control, registers,
+// memory, breakpoints, watchpoints, monitor. Run through scripts/with-kvm (the CI's
+// nested KVM has no working int3/DR traps, so the fallbacks are what runs there);
+// never skips.
+#include <elf.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <future>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "debug/kvm_target.hpp"
+#include "debug/probe.hpp"
+#include "debug/register_map.hpp"
+#include "loader/elf_loader.hpp"
+
+using namespace kvmgdb;
+using debug::KvmTarget;
+using stub::BreakpointKind;
+using stub::ResumeKind;
+using stub::StopEvent;
+
+namespace {
+
+std::string guest_path(const std::string& name) { return std::string(KVMGDB_GUEST_DIR) + "/" + name; }
+
+// The guest's symbol table (ELF32 or ELF64), name -> value.
+std::map<std::string, std::uint64_t> symbols(const std::string& name) {
+    std::vector<std::uint8_t> f = read_file(guest_path(name));
+    std::map<std::string, std::uint64_t> out;
+    auto walk = [&](auto ehdr_tag, auto shdr_tag, auto sym_tag) {
+        using Ehdr = decltype(ehdr_tag);
+        using Shdr = decltype(shdr_tag);
+        using Sym = decltype(sym_tag);
+        Ehdr eh;
+        std::memcpy(&eh, f.data(), sizeof eh);
+        for (unsigned i = 0; i < eh.e_shnum; ++i) {
+            Shdr sh;
+            std::memcpy(&sh, f.data() + eh.e_shoff + i * eh.e_shentsize, sizeof sh);
+            if (sh.sh_type != SHT_SYMTAB) continue;
+            Shdr strtab;
+            std::memcpy(&strtab, f.data() + eh.e_shoff + sh.sh_link * eh.e_shentsize, sizeof strtab);
+            for (std::uint64_t off = 0; off + sizeof(Sym) <= sh.sh_size; off += sizeof(Sym)) {
+                Sym s;
+                std::memcpy(&s, f.data() + sh.sh_offset + off, sizeof s);
+                const char* n = reinterpret_cast<const char*>(f.data() + strtab.sh_offset + s.st_name);
+                if (*n) out[n] = s.st_value;
+            }
+        }
+    };
+    if (f.size() > EI_CLASS && f[EI_CLASS] == ELFCLASS64)
+        walk(Elf64_Ehdr{}, Elf64_Shdr{}, Elf64_Sym{});
+    else
+        walk(Elf32_Ehdr{}, Elf32_Shdr{}, Elf32_Sym{});
+    return out;
+}
+
+struct Guest {
+    std::shared_ptr<std::string> console = std::make_shared<std::string>();
+    std::unique_ptr<KvmTarget> target;
+    std::map<std::string, std::uint64_t> sym;
+    std::string diag;
+
+    std::uint64_t at(const std::string& s) const {
+        auto it = sym.find(s);
+        if (it == sym.end()) throw std::runtime_error("no symbol " + s);
+        return it->second;
+    }
+};
+
+Guest start(const std::string& name, std::optional<CpuMode> mode = std::nullopt, debug::TargetOptions opts = {}) {
+    Guest g;
+    GuestConfig config;
+    config.path = guest_path(name);
+    config.mode = mode;
+    auto console = g.console;
+    auto machine = std::make_unique<Machine>(
+        config, [console](std::string_view s) { *console += s; }, [](std::string_view) {});
+    opts.diagnostics = [](std::string_view) {};
+    g.target = std::make_unique<KvmTarget>(std::move(machine), opts);
+    g.sym = symbols(name);
+    return g;
+}
+
+// Resumes and waits (bounded) for the single on_stop call.
+StopEvent run(KvmTarget& t, ResumeKind kind = ResumeKind::Continue) {
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    auto promise = std::make_shared<std::promise<StopEvent>>();
+    auto future = promise->get_future();
+    t.resume(kind, std::nullopt, [calls, promise](StopEvent e) {
+        if (calls->fetch_add(1) == 0) promise->set_value(std::move(e));
+    });
+    if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        t.interrupt();
+        ADD_FAILURE() << "the guest did not stop within 30 s";
+        if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+            // Neither a stop nor a reaction to interrupt(): fail loudly rather than hang.
+            std::fprintf(stderr, "%s: no stop even after interrupt(); aborting\n",
+                         testing::UnitTest::GetInstance()->current_test_info()->name());
+            std::abort();
+        }
+    }
+    t.wait_stopped();
+    EXPECT_EQ(calls->load(), 1);
+    return future.get();
+}
+
+std::uint64_t rip(KvmTarget& t) { return t.machine().vcpu().get_regs().rip; }
+
+std::uint32_t read32(KvmTarget& t, std::uint64_t addr) {
+    std::uint8_t b[4]{};
+    EXPECT_EQ(t.read_memory(addr, b), 4u);
+    return std::uint32_t(b[0]) | std::uint32_t(b[1]) << 8 | std::uint32_t(b[2]) << 16 | std::uint32_t(b[3]) << 24;
+}
+
+debug::TargetOptions hlt_forced() {
+    debug::TargetOptions o;
+    o.software = debug::BreakMechanism::HltPatch;
+    o.hardware = debug::BreakMechanism::HltPatch;
+    o.watch = debug::WatchMechanism::PageProtection;
+    return o;
+}
+
+struct CGuestCase {
+    const char* guest;
+    CpuMode mode;
+    bool forced;
+};
+
+std::string case_name(const testing::TestParamInfo<CGuestCase>& i) {
+    return std::string(i.param.guest[6] == '6' ? "long" : std::string(to_string(i.param.mode))) +
+           (i.param.forced ? "_forced" : "_auto");
+}
+
+class DebugCGuest : public testing::TestWithParam<CGuestCase> {
+protected:
+    Guest g = start(GetParam().guest, GetParam().mode, GetParam().forced ? hlt_forced() : debug::TargetOptions{});
+};
+
+}  // namespace
+
+TEST(DebugProbe, RunsAndReportsEachMechanism) {
+    const auto& p = debug::host_debug_probe();
+    std::printf("int3 traps: %d (%s)\nDR0 exec traps: %d (%s)\nDR1 write traps: %d (%s)\nsingle step: %d (%s)\n"
+                "readonly mem: %d, guest_debug2 0x%x\n",
+                p.sw_bp_traps, p.sw_bp_detail.c_str(), p.hw_exec_traps, p.hw_exec_detail.c_str(), p.hw_write_traps,
+                p.hw_write_detail.c_str(), p.single_step, p.single_step_detail.c_str(), p.readonly_mem, p.guest_debug2);
+    EXPECT_TRUE(p.single_step) << p.single_step_detail;
+    EXPECT_TRUE(p.readonly_mem);
+    EXPECT_FALSE(p.sw_bp_detail.empty());
+}
+
+TEST_P(DebugCGuest, BreakpointAtFactorialHitsEachCallThenRunsToExit) {
+    KvmTarget& t = *g.target;
+    std::uint64_t fact = g.at("factorial");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, fact, 1).is_ok());
+    for (int call = 0; call < 5; ++call) {  // factorial(5) .. factorial(1)
+        StopEvent ev = run(t);
+        ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << call << " " << ev.message;
+        EXPECT_EQ(ev.signal, 5);
+        EXPECT_EQ(rip(t), fact);
+    }
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, fact, 1).is_ok());
+    StopEvent ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(ev.exit_status, 0);
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
+    EXPECT_EQ(t.last_stop().kind, StopEvent::Kind::Exited);
+    // A finished guest stays finished.
+    EXPECT_EQ(run(t).kind, StopEvent::Kind::Exited);
+}
+
+TEST_P(DebugCGuest, HardwareBreakpointAtSumTo) {
+    KvmTarget& t = *g.target;
+    std::uint64_t sum_to = g.at("sum_to");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Hardware, sum_to, 1).is_ok());
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::HardwareBreak) << ev.message;
+    EXPECT_EQ(rip(t), sum_to);
+    EXPECT_EQ(*g.console, "factorial(5) = 120\n");
+    // Continuing steps over the breakpoint that is still inserted.
+    ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
+}
+
+TEST_P(DebugCGuest, StepsOneInstructionAtATimeAndOverABreakpoint) {
+    KvmTarget& t = *g.target;
+    std::uint64_t fact = g.at("factorial");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, fact, 1).is_ok());
+    ASSERT_EQ(run(t).kind, StopEvent::Kind::SoftwareBreak);
+    ASSERT_EQ(rip(t), fact);
+    // Step from the breakpoint: the first instruction of factorial runs, once.
+    StopEvent ev = run(t, ResumeKind::Step);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Signal);
+    EXPECT_EQ(ev.signal, 5);
+    std::uint64_t after = rip(t);
+    EXPECT_GT(after, fact);
+    EXPECT_LT(after, fact + 16);
+    for (int i = 0; i < 5; ++i) {
+        std::uint64_t before = rip(t);
+        ev = run(t, ResumeKind::Step);
+        EXPECT_EQ(ev.kind, StopEvent::Kind::Signal);
+        EXPECT_EQ(ev.signal, 5);
+        EXPECT_NE(rip(t), before);
+    }
+    // The breakpoint is still there for the next call.
+    ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak);
+    EXPECT_EQ(rip(t), fact);
+}
+
+TEST_P(DebugCGuest, MemoryReadsHidePatchBytesAndWritesKeepThePatch) {
+    KvmTarget& t = *g.target;
+    std::uint64_t fact = g.at("factorial");
+    std::uint8_t before[8], during[8], raw[8];
+    ASSERT_EQ(t.read_memory(fact - 4, before), 8u);
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, fact, 1).is_ok());
+    ASSERT_EQ(t.read_memory(fact - 4, during), 8u);
+    EXPECT_EQ(std::memcmp(before, during, 8), 0);
+    t.machine().memory().read(fact, std::span<std::uint8_t>(raw, 1));  // physical == linear in these guests
+    EXPECT_EQ(raw[0], 0xf4);
+    // Writing the same bytes back (as gdb does) keeps the patch and the original.
+    ASSERT_EQ(t.write_memory(fact - 4, std::span<const std::uint8_t>(before, 8)), 8u);
+    t.machine().memory().read(fact, std::span<std::uint8_t>(raw, 1));
+    EXPECT_EQ(raw[0], 0xf4);
+    ASSERT_EQ(run(t).kind, StopEvent::Kind::SoftwareBreak);
+    EXPECT_EQ(rip(t), fact);
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, fact, 1).is_ok());
+    t.machine().memory().read(fact, std::span<std::uint8_t>(raw, 1));
+    EXPECT_EQ(raw[0], before[4]);
+    EXPECT_EQ(run(t).kind, StopEvent::Kind::Exited);
+}
+
+TEST_P(DebugCGuest, WriteWatchpointOnWatchedValueStopsAfterEachStore) {
+    KvmTarget& t = *g.target;
+    std::uint64_t w = g.at("watched_value");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::WriteWatch, w, 4).is_ok());
+    for (std::uint32_t expected = 1; expected <= 3; ++expected) {
+        StopEvent ev = run(t);
+        ASSERT_EQ(ev.kind, StopEvent::Kind::Watch) << ev.message;
+        EXPECT_EQ(ev.address, w);
+        EXPECT_EQ(read32(t, w), expected);
+    }
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\n");
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::WriteWatch, w, 4).is_ok());
+    StopEvent ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
+}
+
+TEST_P(DebugCGuest, AccessWatchpointOnCounterStopsOnReadsAndWrites) {
+    KvmTarget& t = *g.target;
+    std::uint64_t c = g.at("counter");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::AccessWatch, c, 4).is_ok());
+    // main: counter = 0 (the first access).
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::AccessWatch) << ev.message;
+    EXPECT_EQ(ev.address, c);
+    EXPECT_EQ(*g.console, "");
+    // sum_to: counter++ reads and writes it; each run stops at least once per iteration.
+    int stops = 0;
+    for (; stops < 100; ++stops) {
+        ev = run(t);
+        if (ev.kind != StopEvent::Kind::AccessWatch) break;
+    }
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_GE(stops, 10);
+    EXPECT_EQ(t.machine().memory().read32(c), 175u);
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
+}
+
+TEST_P(DebugCGuest, ReadWatchpointsAreUnsupported) {
+    EXPECT_EQ(g.target->insert_breakpoint(BreakpointKind::ReadWatch, g.at("counter"), 4).code,
+              stub::TargetStatus::Code::Unsupported);
+    EXPECT_FALSE(g.target->capabilities().read_watchpoints);
+    EXPECT_TRUE(g.target->capabilities().software_breakpoints);
+    EXPECT_TRUE(g.target->capabilities().write_watchpoints);
+}
+
+INSTANTIATE_TEST_SUITE_P(DebugGuests, DebugCGuest,
+                         testing::Values(CGuestCase{"cguest64.elf", CpuMode::Long, true},
+                                         CGuestCase{"cguest64.elf", CpuMode::Long, false},
+                                         CGuestCase{"cguest32.elf", CpuMode::Protected, true},
+                                         CGuestCase{"cguest32.elf", CpuMode::Paged32, false}),
+                         case_name);
+
+TEST(DebugRun, InterruptFromAnotherThreadStopsASpinningGuestWithSigint) {
+    Guest g = start("spin-long.elf");
+    KvmTarget& t = *g.target;
+    std::uint64_t counter = g.at("spin_counter");
+    for (int round = 0; round < 2; ++round) {
+        std::thread kicker([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            t.interrupt();
+        });
+        StopEvent ev = run(t);
+        kicker.join();
+        EXPECT_EQ(ev.kind, StopEvent::Kind::Signal);
+        EXPECT_EQ(ev.signal, 2);
+        std::uint8_t b[8];
+        ASSERT_EQ(t.read_memory(counter, b), 8u);
+        std::uint64_t v;
+        std::memcpy(&v, b, 8);
+        EXPECT_GT(v, 0u);
+    }
+    EXPECT_EQ(*g.console, "spinning\n");
+    // interrupt() while stopped does nothing.
+    t.interrupt();
+    EXPECT_EQ(t.last_stop().signal, 2);
+}
+
+TEST(DebugRun, ExitPortEndsTheRunWithItsStatus) {
+    Guest g = start("exit-code.elf");
+    StopEvent ev = run(*g.target);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited);
+    EXPECT_EQ(ev.exit_status, 7);
+}
+
+TEST(DebugRun, TripleFaultStopsWithSigsegvAndRegistersStayReadable) {
+    Guest g = start("triple-fault-long.elf");
+    StopEvent ev = run(*g.target);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Signal);
+    EXPECT_EQ(ev.signal, 11);
+    EXPECT_NE(ev.message.find("triple"), std::string::npos) << ev.message;
+    EXPECT_FALSE(g.target->read_registers().empty());
+    EXPECT_EQ(*g.console, "about to triple-fault\n");
+}
+
+TEST(DebugRun, BreakpointOnTheGuestsOwnHltThenExit) {
+    Guest g = start("cguest64.elf");
+    KvmTarget& t = *g.target;
+    std::uint64_t done = g.at("done");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, done, 1).is_ok());
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << ev.message;
+    EXPECT_EQ(rip(t), done);
+    ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited);
+}
+
+TEST(DebugMemory, ReadsStopAtTheFirstUnmappedByte) {
+    Guest g = start("hello-paged32.elf", CpuMode::Paged32);
+    KvmTarget& t = *g.target;
+    // 64 MiB of RAM, identity-mapped: the last page reads, the next does not.
+    std::vector<std::uint8_t> buf(0x2000);
+    std::uint64_t end = t.machine().memory().size();
+    EXPECT_EQ(t.read_memory(end - 0x1000, buf), 0x1000u);
+    EXPECT_EQ(t.read_memory(end, buf), 0u);
+    std::string out;
+    ASSERT_TRUE(t.monitor("phys on", out).is_ok());
+    EXPECT_EQ(t.read_memory(end - 0x10, buf), 0x10u);
+    ASSERT_TRUE(t.monitor("phys off", out).is_ok());
+}
+
+TEST(DebugMonitor, CommandsAnswer) {
+    Guest g = start("cguest64.elf");
+    KvmTarget& t = *g.target;
+    std::string out;
+    ASSERT_TRUE(t.monitor("help", out).is_ok());
+    EXPECT_NE(out.find("translate"), std::string::npos);
+    ASSERT_TRUE(t.monitor("info mode", out).is_ok());
+    EXPECT_NE(out.find("long mode"), std::string::npos) << out;
+    ASSERT_TRUE(t.monitor("info sregs", out).is_ok());
+    EXPECT_NE(out.find("cr3"), std::string::npos);
+    ASSERT_TRUE(t.monitor("info debug", out).is_ok());
+    EXPECT_NE(out.find("software breakpoints"), std::string::npos);
+    std::printf("%s", out.c_str());
+    ASSERT_TRUE(t.monitor("info ports", out).is_ok());
+    EXPECT_NE(out.find("0xe9"), std::string::npos);
+    ASSERT_TRUE(t.monitor("translate 0x100000", out).is_ok());
+    EXPECT_FALSE(out.empty());
+    EXPECT_FALSE(t.monitor("translate zzz", out).is_ok());
+    EXPECT_FALSE(t.monitor("frobnicate", out).is_ok());
+}
+
+namespace {
+
+struct ModeCase {
+    const char* guest;
+    CpuMode mode;
+    stub::Arch arch;
+};
+
+class DebugRegisters : public testing::TestWithParam<ModeCase> {
+protected:
+    Guest g = start(GetParam().guest, GetParam().mode);
+};
+
+std::string mode_name(const testing::TestParamInfo<ModeCase>& i) { return std::string(to_string(i.param.mode)); }
+
+// Registers whose every bit pattern KVM keeps as written.
+bool free_register(std::string_view n) {
+    static const std::set<std::string_view> names{
+        "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
+        "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "fioff", "fooff", "fs_base", "gs_base"};
+    return names.count(n) || n.substr(0, 2) == "st" || n.substr(0, 3) == "xmm";
+}
+
+}  // namespace
+
+TEST_P(DebugRegisters, ArchFollowsTheCpuMode) {
+    EXPECT_EQ(g.target->arch(), GetParam().arch);
+    EXPECT_EQ(g.target->read_registers().size(), stub::register_layout(GetParam().arch).g_size());
+}
+
+TEST_P(DebugRegisters, GThenGThenGIsExact) {
+    KvmTarget& t = *g.target;
+    std::vector<std::uint8_t> g1 = t.read_registers();
+    ASSERT_TRUE(t.write_registers(g1).is_ok());
+    EXPECT_EQ(t.read_registers(), g1);
+    // With every freely writable register changed to a pattern.
+    const auto& layout = stub::register_layout(t.arch());
+    std::vector<std::uint8_t> g2 = g1;
+    for (const auto& r : layout) {
+        if (!free_register(r.name)) continue;
+        for (std::size_t i = 0; i < stub::reg_size(r); ++i)
+            g2[r.offset + i] = static_cast<std::uint8_t>(0x11 * (i + 1) + r.regnum);
+    }
+    ASSERT_TRUE(t.write_registers(g2).is_ok());
+    EXPECT_EQ(t.read_registers(), g2);
+    ASSERT_TRUE(t.write_registers(g1).is_ok());
+    EXPECT_EQ(t.read_registers(), g1);
+    EXPECT_FALSE(t.write_registers(std::span<const std::uint8_t>(g1.data(), 8)).is_ok());
+}
+
+TEST_P(DebugRegisters, PThenPIsExactForEveryRegister) {
+    KvmTarget& t = *g.target;
+    const auto& layout = stub::register_layout(t.arch());
+    std::vector<std::uint8_t> before = t.read_registers();
+    for (const auto& r : layout) {
+        auto v = t.read_register(r.regnum);
+        ASSERT_TRUE(v.has_value()) << r.name;
+        EXPECT_EQ(v->size(), stub::reg_size(r)) << r.name;
+        EXPECT_TRUE(std::equal(v->begin(), v->end(), before.begin() + static_cast<std::ptrdiff_t>(r.offset))) << r.name;
+        ASSERT_TRUE(t.write_register(r.regnum, *v).is_ok()) << r.name;
+        EXPECT_EQ(t.read_register(r.regnum), v) << r.name;
+        if (free_register(r.name)) {
+            std::vector<std::uint8_t> pattern(v->size());
+            for (std::size_t i = 0; i < pattern.size(); ++i) pattern[i] = static_cast<std::uint8_t>(0xa0 + i);
+            ASSERT_TRUE(t.write_register(r.regnum, pattern).is_ok()) << r.name;
+            EXPECT_EQ(t.read_register(r.regnum), pattern) << r.name;
+            ASSERT_TRUE(t.write_register(r.regnum, *v).is_ok()) << r.name;
+        }
+    }
+    EXPECT_EQ(t.read_registers(), before);
+    EXPECT_FALSE(t.read_register(static_cast<unsigned>(layout.size())).has_value());
+    EXPECT_FALSE(t.write_register(0, std::vector<std::uint8_t>(3)).is_ok());
+}
+
+TEST_P(DebugRegisters, GuestRunsOnAfterRegisterRoundTrips) {
+    KvmTarget& t = *g.target;
+    ASSERT_TRUE(t.write_registers(t.read_registers()).is_ok());
+    StopEvent ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(*g.console, "Hello, world!\n");
+}
+
+INSTANTIATE_TEST_SUITE_P(DebugFourModes, DebugRegisters,
+                         testing::Values(ModeCase{"hello-real.elf", CpuMode::Real, stub::Arch::I8086},
+                                         ModeCase{"hello-protected.elf", CpuMode::Protected, stub::Arch::I386},
+                                         ModeCase{"hello-paged32.elf", CpuMode::Paged32, stub::Arch::I386},
+                                         ModeCase{"hello-long.elf", CpuMode::Long, stub::Arch::X86_64}),
+                         mode_name);
+
+TEST(DebugRegisterMap, FullTagWordFromTheAbridgedOne) {
+    Guest g = start("hello-long.elf");
+    KvmTarget& t = *g.target;
+    kvm_fpu f = t.machine().vcpu().get_fpu();
+    f.fsw = 7 << 11;  // TOP = 7: ST0 is physical register 7
+    f.ftwx = 0x80;
+    std::memset(f.fpr, 0, sizeof f.fpr);
+    f.fpr[0][7] = 0x80;  // 1.0: mantissa 0x8000000000000000, exponent 0x3fff
+    f.fpr[0][8] = 0xff;
+    f.fpr[0][9] = 0x3f;
+    t.machine().vcpu().set_fpu(f);
+    const auto* ftag = stub::register_layout(stub::Arch::X86_64).find("ftag");
+    ASSERT_NE(ftag, nullptr);
+    auto v = t.read_register(ftag->regnum);
+    ASSERT_TRUE(v);
+    EXPECT_EQ((*v)[0] | (*v)[1] << 8, 0x3fff);
+    const auto* st0 = stub::register_layout(stub::Arch::X86_64).find("st0");
+    auto s = t.read_register(st0->regnum);
+    ASSERT_TRUE(s);
+    EXPECT_EQ((*s)[9], 0x3f);
+    // Writing the full tag back gives the same abridged tag.
+    ASSERT_TRUE(t.write_register(ftag->regnum, *v).is_ok());
+    EXPECT_EQ(t.machine().vcpu().get_fpu().ftwx, 0x80);
+}
+
+TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {
+    Guest g = start("hello-real.elf", CpuMode::Real);
+    KvmTarget& t = *g.target;
+    const auto& layout = stub::register_layout(stub::Arch::I8086);
+    // Move the code segment: CS = 0x800 (base 0x8000), IP = 0 is the same linear entry.
+    auto put32 = [&](const char* name, std::uint32_t v) {
+        std::vector<std::uint8_t> b{std::uint8_t(v), std::uint8_t(v >> 8), std::uint8_t(v >> 16), std::uint8_t(v >> 24)};
+        ASSERT_TRUE(t.write_register(layout.find(name)->regnum, b).is_ok()) << name;
+    };
+    put32("cs", 0x800);
+    put32("eip", static_cast<std::uint32_t>(g.at("_start") - 0x8000));
+    EXPECT_EQ(t.machine().vcpu().get_sregs().cs.base, 0x8000u);
+    // The breakpoint address is linear: `done`, where IP is done - 0x8000.
+    std::uint64_t done = g.at("done");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, done, 1).is_ok());
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << ev.message;
+    auto eip = t.read_register(layout.find("eip")->regnum);
+    ASSERT_TRUE(eip);
+    EXPECT_EQ(std::uint64_t((*eip)[0] | (*eip)[1] << 8), done - 0x8000);
+    EXPECT_EQ(*g.console, "Hello, world!\n");
+    // Memory is read at linear addresses too, patch hidden.
+    std::uint8_t b = 0;
+    ASSERT_EQ(t.read_memory(done, std::span<std::uint8_t>(&b, 1)), 1u);
+    EXPECT_EQ(b, 0xf4);  // `done` is the guest's own hlt
+    ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited);
+}
+
+TEST(DebugRun, DetachRemovesBreakpointsAndLetsTheGuestFinish) {
+    Guest g = start("cguest64.elf");
+    KvmTarget& t = *g.target;
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, g.at("factorial"), 1).is_ok());
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::WriteWatch, g.at("watched_value"), 4).is_ok());
+    ASSERT_EQ(run(t).kind, StopEvent::Kind::SoftwareBreak);
+    t.detach();
+    t.wait_stopped();
+    EXPECT_EQ(t.last_stop().kind, StopEvent::Kind::Exited);
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
+}
+
+TEST(DebugRun, KillWhileRunningStopsAndTerminates) {
+    Guest g = start("spin-long.elf");
+    KvmTarget& t = *g.target;
+    std::atomic<int> calls{0};
+    t.resume(ResumeKind::Continue, std::nullopt, [&](StopEvent) { ++calls; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    t.kill();
+    EXPECT_EQ(calls.load(), 1);
+    EXPECT_EQ(t.last_stop().kind, StopEvent::Kind::Terminated);
+}
+
+TEST(DebugRun, DestroyingARunningTargetStopsItsThread) {
+    Guest g = start("spin-long.elf");
+    g.target->resume(ResumeKind::Continue, std::nullopt, [](StopEvent) { ADD_FAILURE() << "no stop after destruction"; });
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    g.target.reset();
+}
