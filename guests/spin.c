@@ -1,5 +1,6 @@
 /*
- * spin-long: 64-bit C guest (--mode long).  Prints "spinning\n", then
+ * spin-long / spin32 / spin-real: C guest for --mode long / protected or
+ * paged32 / real.  Prints "spinning\n", then
  * increments spin_counter forever (never halts; for interrupt/Ctrl-C tests).
  */
 #include "guest.h"

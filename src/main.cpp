@@ -36,6 +36,27 @@ int status_of_end(const stub::StopEvent& end) {
     return kExitGuestCrashed;  // terminated, or a fault stop the guest cannot go on from
 }
 
+// --breakpoints / --watchpoints as the KVM target's options (Auto: the probe decides).
+debug::TargetOptions target_options(const CliOptions& options) {
+    debug::TargetOptions t;
+    switch (options.breakpoints) {
+    case CliOptions::Breakpoints::Auto: break;
+    case CliOptions::Breakpoints::Int3:  // the native paths: int3 for Z0, DR0-DR3 for Z1
+        t.software = debug::BreakMechanism::Int3;
+        t.hardware = debug::BreakMechanism::DebugRegisters;
+        break;
+    case CliOptions::Breakpoints::Hlt:
+        t.software = t.hardware = debug::BreakMechanism::HltPatch;
+        break;
+    }
+    switch (options.watchpoints) {
+    case CliOptions::Watchpoints::Auto: break;
+    case CliOptions::Watchpoints::DebugRegisters: t.watch = debug::WatchMechanism::DebugRegisters; break;
+    case CliOptions::Watchpoints::PageProtection: t.watch = debug::WatchMechanism::PageProtection; break;
+    }
+    return t;
+}
+
 // --listen: the guest waits at its entry for gdb; the io thread serves gdb while the
 // KVM target runs the vCPU on its own thread (docs/gdb.md).
 int run_debug_server(const CliOptions& options) {
@@ -53,7 +74,7 @@ int run_debug_server(const CliOptions& options) {
     // Declared in this order so that the server (which holds the target and posts
     // to io) goes first, then the target (which joins the vCPU thread).
     boost::asio::io_context io;
-    debug::KvmTarget target(std::move(machine));
+    debug::KvmTarget target(std::move(machine), target_options(options));
     std::optional<stub::ServerResult> result;
     {
         stub::Server server(io, target, std::move(server_options));

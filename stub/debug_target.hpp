@@ -97,6 +97,9 @@ public:
 
     // gdb detached: remove all breakpoints and let the guest run on to its end.
     virtual void detach() = 0;
+    // gdb went away without detaching (connection dropped): remove every breakpoint and
+    // watchpoint it set, which the next gdb does not know of; the guest stays stopped.
+    virtual void remove_all_breakpoints() = 0;
     // gdb killed the guest.
     virtual void kill() = 0;
 

@@ -125,8 +125,10 @@ SessionOutput Session::on_target_stopped(const StopEvent& event) {
         s.exited = true;
     }
     if (s.swallow_stop) {
-        // The stop we asked for in on_disconnect: no gdb is waiting for it.
+        // The stop we asked for in on_disconnect: no gdb is waiting for it, and
+        // what the old gdb inserted goes now that the guest is stopped.
         s.swallow_stop = false;
+        if (!s.exited) s.target.remove_all_breakpoints();
         return {};
     }
     if (s.closed) return {};
@@ -149,6 +151,11 @@ void Session::on_disconnect() {
         // gdb's packets get E10 (EBUSY); the stop itself is not reported.
         s.swallow_stop = true;
         s.interrupt_target();
+    } else if (!s.exited) {
+        // gdb normally takes its breakpoints out at each stop, but one that died
+        // (or uses `breakpoint always-inserted on`) leaves them in: a new gdb would
+        // get stops it knows nothing of.
+        s.target.remove_all_breakpoints();
     }
 }
 

@@ -94,6 +94,12 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
          "the guest waits at its entry for gdb's first continue")
         ("log-packets", po::value<std::string>()->value_name("FILE"),
          "with --listen: log every RSP packet, timestamped, to FILE (- for stderr)")
+        ("breakpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
+         "with --listen: auto (what this host's KVM traps), int3 (int3 for break,\n"
+         "debug registers for hbreak) or hlt (a 1-byte HLT patch for both)")
+        ("watchpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
+         "with --listen: auto, debugreg (DR0-DR3, page protection past four\n"
+         "or for long ranges) or pageprot (read-only/removed memslots)")
         ("verbose,v", "log unhandled ports and MMIO (once each) to stderr");
     po::options_description hidden;
     hidden.add_options()("guest", po::value<std::string>(), "guest image");
@@ -149,6 +155,18 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         out.log_packets = vm["log-packets"].as<std::string>();
         if (out.log_packets->empty()) throw UsageError("--log-packets needs a file name (or - for stderr)");
     }
+    auto breakpoints = vm["breakpoints"].as<std::string>();
+    if (breakpoints == "int3") out.breakpoints = CliOptions::Breakpoints::Int3;
+    else if (breakpoints == "hlt") out.breakpoints = CliOptions::Breakpoints::Hlt;
+    else if (breakpoints != "auto")
+        throw UsageError("unknown --breakpoints '" + breakpoints + "' (expected auto, int3 or hlt)");
+    auto watchpoints = vm["watchpoints"].as<std::string>();
+    if (watchpoints == "debugreg") out.watchpoints = CliOptions::Watchpoints::DebugRegisters;
+    else if (watchpoints == "pageprot") out.watchpoints = CliOptions::Watchpoints::PageProtection;
+    else if (watchpoints != "auto")
+        throw UsageError("unknown --watchpoints '" + watchpoints + "' (expected auto, debugreg or pageprot)");
+    if (!out.listen && (!vm["breakpoints"].defaulted() || !vm["watchpoints"].defaulted()))
+        throw UsageError("--breakpoints and --watchpoints need --listen");
     g.verbose = vm.count("verbose") > 0;
     return out;
 }

@@ -24,6 +24,11 @@ struct CliOptions {
     GuestConfig guest;
     std::optional<std::string> listen;  // --listen, for the GDB stub
     std::optional<std::string> log_packets;  // --log-packets FILE ("-": stderr), with --listen
+    // --breakpoints / --watchpoints: force a mechanism instead of the probe's choice.
+    enum class Breakpoints { Auto, Int3, Hlt };
+    enum class Watchpoints { Auto, DebugRegisters, PageProtection };
+    Breakpoints breakpoints = Breakpoints::Auto;
+    Watchpoints watchpoints = Watchpoints::Auto;
     std::string help_text;              // filled for Action::Help
 };
 

@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <elf.h>
 #include <iostream>
 #include <sstream>
 
@@ -60,6 +61,9 @@ KvmTarget::KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options)
     : machine_(std::move(machine)), probe_(host_debug_probe()), diag_(std::move(options.diagnostics)) {
     if (!diag_) diag_ = [](std::string_view s) { std::cerr << s << std::flush; };
     std::string why;
+    sw_forced_ = options.software != BreakMechanism::Auto;
+    hw_forced_ = options.hardware != BreakMechanism::Auto;
+    watch_forced_ = options.watch != WatchMechanism::Auto;
     sw_mech_ = options.software;
     if (sw_mech_ == BreakMechanism::Auto || sw_mech_ == BreakMechanism::DebugRegisters) {
         sw_mech_ = probe_.sw_bp_traps ? BreakMechanism::Int3 : BreakMechanism::HltPatch;
@@ -376,7 +380,7 @@ void KvmTarget::restore_suspended() {
         if (dr) dr->suspended = false;
 }
 
-void KvmTarget::detach() {
+void KvmTarget::remove_all_breakpoints() {
     wait_stopped();
     for (auto& [addr, p] : patches_) machine_->memory().write8(p.phys, p.original);
     patches_.clear();
@@ -384,6 +388,10 @@ void KvmTarget::detach() {
     page_watches_.clear();
     protected_pages_.clear();
     rebuild_memslots();
+}
+
+void KvmTarget::detach() {
+    remove_all_breakpoints();
     if (!finished_) resume(stub::ResumeKind::Continue, std::nullopt, {});
 }
 
@@ -593,6 +601,12 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
             w.phys.emplace_back(t->first, t->first + n);
             a += n;
         }
+        if (kind == BreakpointKind::AccessWatch) {
+            if (auto why = code_on_watched_pages(w)) {
+                diag_("kvmgdb: " + *why + "\n");  // gdb itself only says it could not insert it
+                return TargetStatus::error(EPERM, *why);
+            }
+        }
         page_watches_.push_back(std::move(w));
         rebuild_memslots();
         return TargetStatus::ok();
@@ -645,6 +659,35 @@ TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t add
     }
     }
     return TargetStatus::unsupported();
+}
+
+// An access watchpoint under page protection takes whole pages out of the memslots,
+// and KVM cannot fetch instructions from a hole (the vCPU would stop with an
+// emulation failure). So the pages must hold no code: none of the image's executable
+// segments and not the page the vCPU executes now. Says why when they do.
+std::optional<std::string> KvmTarget::code_on_watched_pages(const PageWatch& w) const {
+    std::optional<std::uint64_t> pc_phys;
+    if (auto t = to_phys(linear_pc())) pc_phys = t->first;
+    for (const auto& [b, e] : w.phys) {
+        const std::uint64_t first = b & ~(kPageSize - 1);
+        const std::uint64_t end = (e + kPageSize - 1) & ~(kPageSize - 1);
+        auto refuse = [&](const std::string& what) {
+            return "cannot watch accesses to " + hex(w.addr) + " by page protection: its page " + hex(first) +
+                   " holds " + what +
+                   ", which must stay in guest memory for the vCPU to run; use a write watchpoint (gdb `watch`) "
+                   "or move the data to a page of its own";
+        };
+        for (const auto& seg : machine_->image().segments) {
+            if (!(seg.flags & PF_X)) continue;
+            if (seg.paddr < end && first < seg.paddr + seg.memsz)
+                return refuse("code (the executable segment at " + hex(seg.paddr) + ")");
+        }
+        if (pc_phys && *pc_phys >= first && *pc_phys < end) return refuse("the code running now (pc)");
+        const SystemArea& area = machine_->system_area();
+        if (area.size && area.base < end && first < area.base + area.size)
+            return refuse("kvmgdb's GDT and page tables");
+    }
+    return std::nullopt;
 }
 
 // Lays guest RAM out as memslots again: plain RAM, a read-only slot per run of pages
@@ -751,17 +794,18 @@ std::string KvmTarget::monitor_translate(std::uint64_t addr) const {
 
 std::string KvmTarget::monitor_info_debug() const {
     std::ostringstream o;
-    o << "software breakpoints (Z0): " << mech_name(sw_mech_) << "\n"
+    auto chosen = [](bool forced) { return forced ? " (forced by --breakpoints)" : " (chosen by the probe)"; };
+    o << "software breakpoints (Z0): " << mech_name(sw_mech_) << chosen(sw_forced_) << "\n"
       << "  probe: int3 with KVM_GUESTDBG_USE_SW_BP " << (probe_.sw_bp_traps ? "traps" : "does not trap") << " ("
       << probe_.sw_bp_detail << ")\n"
-      << "hardware breakpoints (Z1): " << mech_name(hw_mech_) << "\n"
+      << "hardware breakpoints (Z1): " << mech_name(hw_mech_) << chosen(hw_forced_) << "\n"
       << "  probe: DR0 execute breakpoint " << (probe_.hw_exec_traps ? "traps" : "does not trap") << " ("
       << probe_.hw_exec_detail << ")\n"
       << "watchpoints (Z2 write, Z4 access): "
       << (watch_mech_ == WatchMechanism::DebugRegisters
               ? "debug registers (aligned 1/2/4/8 bytes), else page protection"
               : "page protection (read-only memslot for Z2, memslot hole for Z4)")
-      << "\n"
+      << (watch_forced_ ? " (forced by --watchpoints)" : " (chosen by the probe)") << "\n"
       << "  probe: DR1 write watchpoint " << (probe_.hw_write_traps ? "traps" : "does not trap") << " ("
       << probe_.hw_write_detail << "); KVM_CAP_READONLY_MEM " << (probe_.readonly_mem ? "yes" : "no") << "\n"
       << "  read watchpoints (Z3): unsupported\n"

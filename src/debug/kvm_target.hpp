@@ -91,6 +91,7 @@ public:
     void resume(stub::ResumeKind kind, std::optional<std::uint8_t> signal, StopHandler on_stop) override;
     void interrupt() override;
     void detach() override;
+    void remove_all_breakpoints() override;
     void kill() override;
 
     stub::TargetStatus monitor(std::string_view command, std::string& output) override;
@@ -144,6 +145,7 @@ private:
     CpuState cpu_state() const;
     stub::TargetStatus store(const CpuState& before, const CpuState& after);
     std::uint64_t linear_pc() const;
+    std::optional<std::string> code_on_watched_pages(const PageWatch& w) const;
     PagingState paging() const;
     // Guest-physical address of a gdb address (linear, or physical after `phys on`), with
     // the bytes left in its page.
@@ -161,6 +163,7 @@ private:
     BreakMechanism sw_mech_;
     BreakMechanism hw_mech_;
     WatchMechanism watch_mech_;
+    bool sw_forced_ = false, hw_forced_ = false, watch_forced_ = false;  // by TargetOptions, not the probe
     std::string mech_reason_;
 
     // Guarded by mu_: the run state, the pending command, the interrupt request.

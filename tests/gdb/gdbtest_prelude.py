@@ -7,6 +7,8 @@ import gdb
 
 ADDR = os.environ["KVMGDB_ADDR"]  # host:port, or a Unix socket path
 GUEST = os.environ.get("KVMGDB_GUEST", "")
+# kvmgdb's --mode: real, protected, paged32 or long ("" if the test gave none).
+MODE = os.environ.get("KVMGDB_MODE", "")
 
 gdb.execute("set pagination off")
 gdb.execute("set confirm off")

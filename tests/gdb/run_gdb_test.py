@@ -8,7 +8,8 @@
 1. starts `kvmgdb --listen 127.0.0.1:0 KVMGDB_ARGS GUEST` (or unix:TMPDIR/kvmgdb.sock
    with --unix) and waits for its "listening on ADDR" line on stderr (no sleeps);
 2. runs `gdb -batch -nx -x gdbtest_prelude.py -x SCRIPT GUEST` with KVMGDB_ADDR=ADDR
-   in the environment (the prelude defines connect(), run(), expect(), ...);
+   and KVMGDB_MODE (kvmgdb's --mode argument) in the environment (the prelude
+   defines connect(), run(), expect(), MODE, ...);
 3. with --interrupt-on, sends SIGINT to gdb (a Ctrl-C) once kvmgdb's stdout (the
    guest's console) matches REGEX;
 4. checks gdb's exit status (0), kvmgdb's (--status, default 0), and the
@@ -83,6 +84,16 @@ def check_section(name, text, expectations):
     return not problems, report
 
 
+def mode_of(kvmgdb_args):
+    """The --mode given to kvmgdb ("" when none): scenarios shared by the four modes read it."""
+    for i, arg in enumerate(kvmgdb_args):
+        if arg == "--mode" and i + 1 < len(kvmgdb_args):
+            return kvmgdb_args[i + 1]
+        if arg.startswith("--mode="):
+            return arg[len("--mode="):]
+    return ""
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kvmgdb", required=True)
@@ -143,7 +154,8 @@ def main():
     else:
         # gdb's own syntax: host:port, or the socket path for a Unix socket.
         target = address[len("unix:"):] if address.startswith("unix:") else address
-        env = dict(os.environ, KVMGDB_ADDR=target, KVMGDB_GUEST=args.guest, PYTHONDONTWRITEBYTECODE="1")
+        env = dict(os.environ, KVMGDB_ADDR=target, KVMGDB_GUEST=args.guest, KVMGDB_MODE=mode_of(args.kvmgdb_args),
+                   PYTHONDONTWRITEBYTECODE="1")
         gdb_cmd = [args.gdb, "-batch", "-nx", "-x", os.path.join(HERE, "gdbtest_prelude.py"), "-x", args.script,
                    args.guest]
         gdb = subprocess.Popen(gdb_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

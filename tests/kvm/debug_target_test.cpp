@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <future>
@@ -532,6 +533,41 @@ TEST(DebugRun, DetachRemovesBreakpointsAndLetsTheGuestFinish) {
     t.detach();
     t.wait_stopped();
     EXPECT_EQ(t.last_stop().kind, StopEvent::Kind::Exited);
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
+}
+
+// Page protection cannot watch accesses to a page the vCPU runs code from (a hole in the
+// memslots cannot be executed): refused with the reason, and the guest is unharmed.
+TEST(DebugWatch, AccessWatchOnACodePageIsRefusedWithTheReason) {
+    Guest g = start("cguest64.elf", std::nullopt, hlt_forced());
+    KvmTarget& t = *g.target;
+    auto status = t.insert_breakpoint(BreakpointKind::AccessWatch, g.at("factorial"), 4);
+    EXPECT_EQ(status.code, stub::TargetStatus::Code::Error);
+    EXPECT_EQ(status.errno_value, EPERM);
+    EXPECT_NE(status.message.find("holds code"), std::string::npos) << status.message;
+    // kvmgdb's own tables (GDT, page tables) must stay readable too.
+    status = t.insert_breakpoint(BreakpointKind::AccessWatch, t.machine().system_area().gdt, 8);
+    EXPECT_EQ(status.errno_value, EPERM);
+    EXPECT_NE(status.message.find("page tables"), std::string::npos) << status.message;
+    // A data page is fine.
+    EXPECT_TRUE(t.insert_breakpoint(BreakpointKind::AccessWatch, g.at("counter"), 4).is_ok());
+    EXPECT_EQ(run(t).kind, StopEvent::Kind::AccessWatch);
+    t.remove_all_breakpoints();
+    EXPECT_EQ(run(t).kind, StopEvent::Kind::Exited);
+}
+
+// What a gdb that went away without detaching left inserted: gone, guest still stopped.
+TEST(DebugRun, RemoveAllBreakpointsLeavesNothingForTheNextGdb) {
+    Guest g = start("cguest64.elf", std::nullopt, hlt_forced());
+    KvmTarget& t = *g.target;
+    const std::uint8_t before = t.machine().memory().read8(g.at("factorial"));
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, g.at("factorial"), 1).is_ok());
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Hardware, g.at("sum_to"), 1).is_ok());
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::WriteWatch, g.at("watched_value"), 4).is_ok());
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::AccessWatch, g.at("counter"), 4).is_ok());
+    t.remove_all_breakpoints();
+    EXPECT_EQ(t.machine().memory().read8(g.at("factorial")), before);  // the patch byte is gone from guest RAM, not just hidden
+    EXPECT_EQ(run(t).kind, StopEvent::Kind::Exited);
     EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
 }
 

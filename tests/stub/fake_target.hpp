@@ -132,6 +132,7 @@ public:
     }
     void interrupt() override { calls.push_back("interrupt"); }
     void detach() override { calls.push_back("detach"); }
+    void remove_all_breakpoints() override { calls.push_back("remove_all_breakpoints"); }
     void kill() override { calls.push_back("kill"); }
 
     TargetStatus monitor(std::string_view command, std::string& output) override {

@@ -279,8 +279,17 @@ TEST_F(SessionTest, DisconnectWhileRunningInterruptsAndSwallowsTheStop) {
     session->on_disconnect();
     EXPECT_EQ(t().calls.back(), "interrupt");
     EXPECT_EQ(deliver({StopEvent::Kind::Signal, 2, 0, 0, {}}), "");
+    EXPECT_EQ(t().calls.back(), "remove_all_breakpoints");  // once stopped
     EXPECT_FALSE(session->target_running());
     EXPECT_EQ(send("qC"), acked("QC1"));  // a new gdb starts in ack mode
+}
+
+TEST_F(SessionTest, DisconnectWhileStoppedRemovesTheOldGdbsBreakpoints) {
+    no_ack();
+    send("Z0,1000,1");
+    session->on_disconnect();
+    EXPECT_EQ(t().calls.back(), "remove_all_breakpoints");
+    EXPECT_FALSE(session->target_running());
 }
 
 TEST_F(SessionTest, LogsEveryPacketInAndOut) {

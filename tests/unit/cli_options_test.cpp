@@ -47,6 +47,23 @@ TEST(CommandLine, LogPackets) {
     EXPECT_THROW(parse_command_line({"--listen", ":0", "g.elf", "--log-packets"}), UsageError);
 }
 
+TEST(CommandLine, BreakpointAndWatchpointMechanisms) {
+    auto d = parse_command_line({"--listen", ":0", "g.elf"});
+    EXPECT_EQ(d.breakpoints, CliOptions::Breakpoints::Auto);
+    EXPECT_EQ(d.watchpoints, CliOptions::Watchpoints::Auto);
+    auto o = parse_command_line({"--listen", ":0", "--breakpoints", "hlt", "--watchpoints", "pageprot", "g.elf"});
+    EXPECT_EQ(o.breakpoints, CliOptions::Breakpoints::Hlt);
+    EXPECT_EQ(o.watchpoints, CliOptions::Watchpoints::PageProtection);
+    o = parse_command_line({"--listen", ":0", "--breakpoints", "int3", "--watchpoints", "debugreg", "g.elf"});
+    EXPECT_EQ(o.breakpoints, CliOptions::Breakpoints::Int3);
+    EXPECT_EQ(o.watchpoints, CliOptions::Watchpoints::DebugRegisters);
+    o = parse_command_line({"--listen", ":0", "--breakpoints", "auto", "g.elf"});
+    EXPECT_EQ(o.breakpoints, CliOptions::Breakpoints::Auto);
+    EXPECT_THROW(parse_command_line({"--listen", ":0", "--breakpoints", "dr", "g.elf"}), UsageError);
+    EXPECT_THROW(parse_command_line({"--listen", ":0", "--watchpoints", "mprotect", "g.elf"}), UsageError);
+    EXPECT_THROW(parse_command_line({"--breakpoints", "hlt", "g.elf"}), UsageError);  // no --listen
+}
+
 TEST(CommandLine, AllOptions) {
     auto o = parse_command_line({"--mode", "paged32", "--memory", "128M", "-v", "--listen", ":1234", "k.elf"});
     EXPECT_EQ(o.guest.mode, CpuMode::Paged32);
@@ -63,7 +80,7 @@ TEST(CommandLine, HelpDocumentsEveryOption) {
     auto o = parse_command_line({"--help"});
     ASSERT_EQ(o.action, CliOptions::Action::Help);
     for (const char* opt : {"--help", "--version", "--mode", "--memory", "--format", "--load-addr", "--entry",
-                            "--listen", "--log-packets", "--verbose", "--check-kvm", "Examples", "Exit status", "scripts/with-kvm"})
+                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "Examples", "Exit status", "scripts/with-kvm"})
         EXPECT_NE(o.help_text.find(opt), std::string::npos) << opt;
     EXPECT_EQ(parse_command_line({"--version"}).action, CliOptions::Action::Version);
     EXPECT_EQ(parse_command_line({"--check-kvm"}).action, CliOptions::Action::CheckKvm);
