@@ -8,6 +8,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "debug/guest_debug.hpp"
 #include "debug/kick.hpp"
 #include "debug/register_map.hpp"
 #include "x86/debug_registers.hpp"
@@ -327,28 +328,16 @@ void KvmTarget::complete_pending_io() {
 }
 
 void KvmTarget::apply_guest_debug(bool step) {
-    kvm_guest_debug dbg{};
-    std::array<DebugSlot, kDebugSlots> slots{};
+    GuestDebugRequest request;
     for (int i = 0; i < kDebugSlots; ++i) {
         if (!drs_[i] || drs_[i]->suspended) continue;
-        slots[i] = DebugSlot{true, drs_[i]->addr, dr_kind(drs_[i]->kind), static_cast<unsigned>(drs_[i]->len)};
+        request.slots[i] = DebugSlot{true, drs_[i]->addr, dr_kind(drs_[i]->kind), static_cast<unsigned>(drs_[i]->len)};
     }
-    DebugRegisterValues values = encode_debug_registers(slots);
-    std::uint32_t control = 0;
-    if (values.dr7) {
-        control |= KVM_GUESTDBG_USE_HW_BP;
-        for (int i = 0; i < kDebugSlots; ++i) dbg.arch.debugreg[i] = values.dr[i];
-        dbg.arch.debugreg[7] = values.dr7;
-    }
-    bool int3 = std::any_of(patches_.begin(), patches_.end(), [](const auto& p) { return p.second.byte == kInt3; });
-    if (int3) control |= KVM_GUESTDBG_USE_SW_BP;
-    if (step) {
-        control |= KVM_GUESTDBG_SINGLESTEP;
-        if (probe_.guest_debug2 & KVM_GUESTDBG_BLOCKIRQ) control |= KVM_GUESTDBG_BLOCKIRQ;
-    }
-    if (control) control |= KVM_GUESTDBG_ENABLE;
-    dbg.control = control;
-    machine_->vcpu().set_guest_debug(dbg);
+    request.int3_patches =
+        std::any_of(patches_.begin(), patches_.end(), [](const auto& p) { return p.second.byte == kInt3; });
+    request.single_step = step;
+    request.blockirq_supported = probe_.guest_debug2 & KVM_GUESTDBG_BLOCKIRQ;
+    machine_->vcpu().set_guest_debug(make_guest_debug(request));
 }
 
 bool KvmTarget::suspend_breakpoint_at(std::uint64_t pc) {
