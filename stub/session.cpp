@@ -132,7 +132,7 @@ SessionOutput Session::on_target_stopped(const StopEvent& event) {
         return {};
     }
     if (s.closed) return {};
-    s.send(stop_reply(event, s.target, s.gdb));  // never throws: see stop_reply.hpp
+    s.send(stop_reply(event, s.regs, s.gdb));  // never throws: see stop_reply.hpp
     return s.take_output();
 }
 
@@ -143,6 +143,7 @@ void Session::on_disconnect() {
     s.decoder.reset();
     s.ack_mode = true;
     s.gdb = {};
+    s.regs.unpin();
     s.last_reply.clear();
     s.out = {};
     s.closed = false;

@@ -40,39 +40,39 @@ bool Session::Impl::is_our_thread(const ThreadId& thread) {
 }
 
 bool Session::Impl::write_pc(std::uint64_t addr) {
-    unsigned pc = expedited_regs(target.arch()).pc;
+    unsigned pc = expedited_regs(regs.arch()).pc;
     const RegisterInfo* reg = find_register(pc);
     if (!reg || reg_size(*reg) == 0 || reg_size(*reg) > 8) return false;
     std::vector<std::uint8_t> bytes(reg_size(*reg));  // little-endian, like x86
     for (std::size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<std::uint8_t>(addr >> (8 * i));
-    return target.write_register(pc, bytes).is_ok();
+    return regs.write(pc, bytes).is_ok();
 }
 
 // "Standard Replies": an empty reply means "not supported", so gdb falls back.
 void Session::Impl::handle(const Unsupported&) { send(""); }
 void Session::Impl::handle(const Malformed&) { error(EINVAL); }
-void Session::Impl::handle(const QueryHaltReason&) { send(stop_reply(target.last_stop(), target, gdb)); }
+void Session::Impl::handle(const QueryHaltReason&) { send(stop_reply(target.last_stop(), regs, gdb)); }
 
-void Session::Impl::handle(const ReadRegisters&) { send(to_hex(target.read_registers())); }
+void Session::Impl::handle(const ReadRegisters&) { send(to_hex(regs.read_all())); }
 
 void Session::Impl::handle(const WriteRegisters& g) {
-    // `G` must carry the whole `g` block of the current layout ("Packets", G).
-    if (g.data.size() != register_layout(target.arch()).g_size()) return error(EINVAL);
-    auto status = target.write_registers(g.data);
+    // `G` must carry the whole `g` block of gdb's layout ("Packets", G).
+    if (g.data.size() != register_layout(regs.arch()).g_size()) return error(EINVAL);
+    auto status = regs.write_all(g.data);
     if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
     send("OK");
 }
 
-// The register of the current layout numbered `regno` (regnums are those of
+// The register of gdb's layout numbered `regno` (regnums are those of
 // target.xml, "Packets", p), or nullptr.
 const RegisterInfo* Session::Impl::find_register(std::uint64_t regno) const {
     if (regno > std::numeric_limits<unsigned>::max()) return nullptr;
-    return register_layout(target.arch()).find(static_cast<unsigned>(regno));
+    return register_layout(regs.arch()).find(static_cast<unsigned>(regno));
 }
 
 void Session::Impl::handle(const ReadRegister& p) {
     const RegisterInfo* reg = find_register(p.regno);
-    auto value = reg ? target.read_register(reg->regnum) : std::nullopt;
+    auto value = reg ? regs.read(reg->regnum) : std::nullopt;
     if (!value) return error(EINVAL);
     send(to_hex(*value));
 }
@@ -81,7 +81,7 @@ void Session::Impl::handle(const WriteRegister& p) {
     const RegisterInfo* reg = find_register(p.regno);
     // The value is the register's raw bytes ("Packets", P): no other size fits.
     if (!reg || reg_size(*reg) != p.value.size()) return error(EINVAL);
-    auto status = target.write_register(reg->regnum, p.value);
+    auto status = regs.write(reg->regnum, p.value);
     if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
     send("OK");
 }

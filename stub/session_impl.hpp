@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "stub/register_view.hpp"
 #include "stub/request.hpp"
 #include "stub/rsp_codec.hpp"
 #include "stub/session.hpp"
@@ -18,6 +19,7 @@ struct Session::Impl {
     Impl(DebugTarget& target, std::function<void(StopEvent)> post_stop, SessionOptions options);
 
     DebugTarget& target;
+    RegisterView regs{target};  // in the layout gdb was given at connect time
     std::function<void(StopEvent)> post_stop;
     SessionOptions options;
     Decoder decoder;

@@ -67,9 +67,9 @@ void Session::Impl::handle(const XferRead& x) {
     // reply; a bad annex of one we offer is E00.
     if (x.object != "features") return send("");
     if (x.annex != kTargetXmlAnnex) return send("E00");
-    // The layout follows the CPU mode at the time of the read: gdb fetches it
-    // at connect time (see the target description docs for mode switches).
-    std::string xml = target_xml(target.arch());
+    // The layout of the CPU mode when gdb first reads it (at connect time); gdb
+    // keeps it for the connection, and RegisterView converts after mode switches.
+    std::string xml = target_xml(regs.arch());
     if (x.offset >= xml.size()) return send("l");  // "l": no more data
     auto offset = static_cast<std::size_t>(x.offset);
     // The chunk travels escaped (encode_packet escapes `$#}*`); cap its raw
@@ -95,6 +95,11 @@ void Session::Impl::handle(const MonitorCommand& q) {
         if (!text.empty() && text.back() != '\n') text += '\n';
         if (!text.empty()) send("O" + text_to_hex(text));
         return error(status.errno_value ? status.errno_value : EINVAL);
+    }
+    if (q.command == "info mode" && regs.converting()) {
+        // The target describes the CPU; only the session knows gdb kept another layout.
+        output += "gdb's register layout on this connection: " + std::string(architecture_name(regs.arch())) +
+                  " (read at connect time; registers are converted to it; reconnect for this mode's)\n";
     }
     if (output.empty()) return send("OK");
     std::string hex = text_to_hex(output);

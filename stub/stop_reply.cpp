@@ -17,9 +17,9 @@ std::string signal_hex(int signal) { return to_hex_le(static_cast<std::uint64_t>
 
 // `n:r;` with n the regnum in hex and r the register's bytes in target order.
 // Two digits for n, as gdbserver writes it (outreg in server.cc).
-std::string expedite(DebugTarget& target, unsigned regnum) {
+std::string expedite(RegisterView& regs, unsigned regnum) {
     try {
-        auto value = target.read_register(regnum);
+        auto value = regs.read(regnum);
         if (!value || value->empty()) return {};
         std::string n = regnum < 0x100 ? to_hex_le(regnum, 1) : format_hex_u64(regnum);
         return n + ":" + to_hex(*value) + ";";
@@ -62,7 +62,7 @@ ExpeditedRegs expedited_regs(Arch arch) {
     return {regnum(wide ? "rip" : "eip"), regnum(wide ? "rsp" : "esp"), regnum(wide ? "rbp" : "ebp")};
 }
 
-std::string stop_reply(const StopEvent& event, DebugTarget& target, const GdbFeatures& gdb) {
+std::string stop_reply(const StopEvent& event, RegisterView& view, const GdbFeatures& gdb) {
     switch (event.kind) {
         case StopEvent::Kind::Exited:  // `W AA`: exit status, no registers
             return "W" + to_hex_le(static_cast<std::uint64_t>(event.exit_status & 0xff), 1);
@@ -76,13 +76,13 @@ std::string stop_reply(const StopEvent& event, DebugTarget& target, const GdbFea
     std::string reply = "T" + signal_hex(event.signal) + "thread:1;" + reason(event, gdb);
     ExpeditedRegs regs{};
     try {
-        regs = expedited_regs(target.arch());
+        regs = expedited_regs(view.arch());
     } catch (const std::exception&) {
         return reply;  // still a valid stop reply; gdb reads registers with `g`
     }
     std::array<unsigned, 3> order{regs.pc, regs.sp, regs.fp};
     std::sort(order.begin(), order.end());
-    for (unsigned regnum : order) reply += expedite(target, regnum);
+    for (unsigned regnum : order) reply += expedite(view, regnum);
     return reply;
 }
 

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "stub/debug_target.hpp"
+#include "stub/register_view.hpp"
 
 namespace kvmgdb::stub {
 
@@ -18,10 +19,10 @@ struct GdbFeatures {
 };
 
 // `T05thread:1;swbreak:;06:...;07:...;10:...;`, `W00` or `X09`. Reads the pc,
-// sp and frame pointer of target.arch() to expedite them, so gdb needs no `g`
-// to show where it stopped. A register the target cannot read (nullopt or an
-// exception) is left out: the stop itself must still reach gdb.
-std::string stop_reply(const StopEvent& event, DebugTarget& target, const GdbFeatures& gdb);
+// sp and frame pointer in gdb's layout (regs.arch()) to expedite them, so gdb
+// needs no `g` to show where it stopped. A register the target cannot read
+// (nullopt or an exception) is left out: the stop itself must still reach gdb.
+std::string stop_reply(const StopEvent& event, RegisterView& regs, const GdbFeatures& gdb);
 
 // The regnums to expedite for `arch`, in gdb's numbering of the layout that
 // target_xml(arch) describes.

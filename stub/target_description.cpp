@@ -98,6 +98,11 @@ std::string target_xml(Arch arch) {
     std::string out = "<?xml version=\"1.0\"?>\n<!DOCTYPE target SYSTEM \"gdb-target.dtd\">\n<target version=\"1.0\">\n";
     out += "  <architecture>" + std::string(architecture_name(arch)) + "</architecture>\n";
     out += "  <osabi>none</osabi>\n";
+    // A 64-bit layout while gdb holds a 32-bit ELF (a kernel whose ELF32 entry code
+    // switches to long mode, then a new connection): BFD calls i386 and x86-64
+    // incompatible, and gdb would fall back to the ELF's i386 layout and reject our
+    // registers. <compatible> tells gdb this description runs i386 code too.
+    if (wide) out += "  <compatible>i386</compatible>\n";
     std::string_view open;  // the feature being written; registers of one feature are contiguous
     for (const RegisterInfo& r : layout) {
         if (r.feature != open) {

@@ -821,7 +821,7 @@ TargetStatus KvmTarget::monitor(std::string_view command, std::string& output) {
                            : (s.cr0 & bits::CR0_PE)  ? "protected mode"
                                                      : "real mode";
         output = mode + ", paging: " + std::string(to_string(paging_mode(paging()))) +
-                 ", gdb layout: " + arch_name(arch_of(s)) + ", addresses: " + (phys_mode_ ? "physical" : "linear") +
+                 ", register layout: " + arch_name(arch_of(s)) + ", addresses: " + (phys_mode_ ? "physical" : "linear") +
                  "\n";
         return TargetStatus::ok();
     }

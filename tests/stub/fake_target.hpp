@@ -24,11 +24,16 @@ public:
     static constexpr std::uint64_t kMemBase = 0x10000;
     static constexpr std::size_t kMemSize = 64 * 1024;
 
-    explicit FakeTarget(Arch a = Arch::X86_64) : arch_(a), memory(kMemSize) {
+    explicit FakeTarget(Arch a = Arch::X86_64) : memory(kMemSize) {
         for (std::size_t i = 0; i < memory.size(); ++i) memory[i] = static_cast<std::uint8_t>(i);
-        for (const auto& reg : register_layout(a)) {
-            regs.emplace_back(reg_size(reg), std::uint8_t{0});
-        }
+        switch_arch(a);
+    }
+
+    // The guest switched mode: registers in the new layout, all zero.
+    void switch_arch(Arch a) {
+        arch_ = a;
+        regs.clear();
+        for (const auto& reg : register_layout(a)) regs.emplace_back(reg_size(reg), std::uint8_t{0});
     }
 
     // --- scripted state -----------------------------------------------------

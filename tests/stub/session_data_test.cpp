@@ -145,6 +145,45 @@ TEST_F(DataTest, TargetXmlFollowsTheMode) {
     EXPECT_EQ(send("qXfer:features:read:target.xml:0,ffff"), pkt("l" + xml));
 }
 
+// gdb keeps the layout it read at connect time; a guest that then enters long mode
+// is shown in that i386 layout (the low halves), until a new connection.
+TEST_F(DataTest, AModeSwitchKeepsTheLayoutGdbWasGiven) {
+    start({}, Arch::I386);
+    no_ack();
+    supported();
+    EXPECT_EQ(send("qXfer:features:read:target.xml:0,ffff"), pkt("l" + target_xml(Arch::I386)));
+    t().switch_arch(Arch::X86_64);
+    const RegisterLayout& wide = register_layout(Arch::X86_64);
+    t().set_reg(wide.find("rax")->regnum, 0x1122334455667788);
+    t().set_reg(wide.find("rip")->regnum, 0x100123);
+    t().set_reg(wide.find("rsp")->regnum, 0x3fffff0);
+    t().set_reg(wide.find("r8")->regnum, 0xdead);
+    std::string g = payload(send("g"));
+    EXPECT_EQ(g.size(), register_layout(Arch::I386).g_size() * 2);
+    EXPECT_EQ(g.substr(0, 8), "88776655");                 // eax: rax's low half
+    EXPECT_EQ(payload(send("p8")), "23011000");            // eip: rip
+    // The stop reply expedites i386 regnums (esp 04, ebp 05, eip 08).
+    t().stop = StopEvent{StopEvent::Kind::SoftwareBreak, 5, 0, 0, {}};
+    EXPECT_EQ(payload(send("?")), "T05thread:1;swbreak:;04:f0ffff03;05:00000000;08:23011000;");
+    // Writes land in the low half and keep the rest.
+    EXPECT_EQ(send("P0=ddccbbaa"), pkt("OK"));
+    EXPECT_EQ(t().reg(wide.find("rax")->regnum), 0x11223344aabbccdd);
+    g.replace(0, 8, "01000000");
+    EXPECT_EQ(send("G" + g), pkt("OK"));
+    EXPECT_EQ(t().reg(wide.find("rax")->regnum), 0x1122334400000001);
+    EXPECT_EQ(t().reg(wide.find("r8")->regnum), 0xdeadu);  // not in gdb's layout: untouched
+    // `monitor info mode` says which layout gdb holds.
+    EXPECT_EQ(payload(send("qRcmd," + text_to_hex("info mode"))),
+              text_to_hex(t().monitor_output +
+                          "gdb's register layout on this connection: i386 (read at connect time; registers are "
+                          "converted to it; reconnect for this mode's)\n"));
+    // A new gdb gets the layout of the mode the CPU is in now.
+    session->on_disconnect();
+    no_ack();
+    EXPECT_EQ(send("qXfer:features:read:target.xml:0,ffff"), pkt("l" + target_xml(Arch::X86_64)));
+    EXPECT_EQ(payload(send("g")).size(), wide.g_size() * 2);
+}
+
 TEST_F(DataTest, TargetXmlChunkIsCappedByPacketSize) {
     start({.max_packet = 0x40, .log_packet = {}});
     no_ack();

@@ -168,6 +168,8 @@ TEST(TargetXml, WellFormedWithGdbsPreamble) {
         EXPECT_NE(xml.find("<architecture>" + std::string(architecture_name(arch)) + "</architecture>"),
                   std::string::npos);
         EXPECT_NE(xml.find("<osabi>none</osabi>"), std::string::npos);
+        // The 64-bit description also runs i386 code (gdb with an ELF32 accepts it).
+        EXPECT_EQ(count(xml, "<compatible>i386</compatible>"), arch == Arch::X86_64 ? 1u : 0u);
         for (std::string_view f : {kFeatureCore, kFeatureSse, kFeatureSegments, kFeatureSystem}) {
             EXPECT_EQ(count(xml, "<feature name=\"" + std::string(f) + "\">"), 1u) << f;
         }

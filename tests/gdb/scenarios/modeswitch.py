@@ -1,0 +1,26 @@
+# One session across the guest's own real -> protected -> long switches. gdb keeps
+# the layout it read at connect time (i8086/i386 here), so kvmgdb goes on showing
+# the registers in it (the low halves in long mode); a new connection gets the
+# 64-bit layout.
+connect()
+run("info registers eip cs")
+expect(pc() == value("&_start"), "pc at _start (real mode)")
+run("hbreak protected_entry")
+run("hbreak long_entry")
+run("continue")
+expect(pc() == value("&protected_entry"), "stopped at protected_entry")
+expect(value("$cr0") & 1 == 1, "cr0.PE set")
+run("info registers eip cs cr0")
+run("continue")
+expect(pc() == value("&long_entry"), "stopped at long_entry, registers still in the i386 layout")
+expect(value("$efer") & 0x400 == 0x400, "efer.LMA set")
+run("info registers eip cs efer")
+run("stepi")
+expect(pc() != value("&long_entry"), "stepi in long mode moved the pc")
+expect_match(r"long mode \(64-bit\)", run("monitor info mode"), "the CPU is in long mode")
+run("disconnect")
+connect()
+run("info registers rip cs")
+expect(value("$rip") > value("&long_entry"), "after reconnecting: the 64-bit layout, rip past long_entry")
+run("delete")
+run("continue")
