@@ -295,10 +295,18 @@ std::optional<StopEvent> KvmTarget::handle_protected_mmio(const exit::Mmio& m) {
     GuestMemory& mem = machine_->memory();
     std::uint64_t len = std::min<std::uint64_t>(m.len, m.data.size());
     if (!mem.contains(m.addr, len)) return std::nullopt;
-    if (m.is_write)
+    if (m.is_write) {
         mem.write(m.addr, std::span<const std::uint8_t>(m.data.data(), len));
-    else
+        // The guest wrote over a patched breakpoint byte: that is the byte to restore
+        // later, and the patch stays in place.
+        for (auto& [addr, p] : patches_) {
+            if (p.phys < m.addr || p.phys >= m.addr + len) continue;
+            p.original = m.data[p.phys - m.addr];
+            if (p.inserted) mem.write8(p.phys, p.byte);
+        }
+    } else {
         mem.read(m.addr, std::span<std::uint8_t>(m.data.data(), len));
+    }
     for (const auto& w : page_watches_) {
         if (!m.is_write && w.kind != BreakpointKind::AccessWatch) continue;
         for (auto [b, end] : w.phys) {
@@ -375,8 +383,7 @@ void KvmTarget::remove_all_breakpoints() {
     patches_.clear();
     for (auto& dr : drs_) dr.reset();
     page_watches_.clear();
-    protected_pages_.clear();
-    rebuild_memslots();
+    sync_memslots();
 }
 
 void KvmTarget::detach() {
@@ -568,6 +575,7 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
             p.byte = sw_mech_ == BreakMechanism::Int3 ? kInt3 : kHlt;
             machine_->memory().write8(p.phys, p.byte);
             it = patches_.emplace(addr, p).first;
+            sync_memslots();
         }
         (kind == BreakpointKind::Software ? it->second.software : it->second.hardware) = true;
         return TargetStatus::ok();
@@ -597,7 +605,7 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
             }
         }
         page_watches_.push_back(std::move(w));
-        rebuild_memslots();
+        sync_memslots();
         return TargetStatus::ok();
     }
     }
@@ -626,6 +634,7 @@ TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t add
         if (!it->second.software && !it->second.hardware) {
             if (it->second.inserted) machine_->memory().write8(it->second.phys, it->second.original);
             patches_.erase(it);
+            sync_memslots();
         }
         return TargetStatus::ok();
     }
@@ -640,7 +649,7 @@ TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t add
         for (auto it = page_watches_.begin(); it != page_watches_.end(); ++it) {
             if (it->kind == kind && it->addr == addr && it->len == length) {
                 page_watches_.erase(it);
-                rebuild_memslots();
+                sync_memslots();
                 return TargetStatus::ok();
             }
         }
@@ -679,17 +688,23 @@ std::optional<std::string> KvmTarget::code_on_watched_pages(const PageWatch& w) 
     return std::nullopt;
 }
 
-// Lays guest RAM out as memslots again: plain RAM, a read-only slot per run of pages
-// watched for writes, and no slot (a hole: every access exits) for pages watched for
-// access. KVM cannot resize a slot, so every old slot is deleted first.
-void KvmTarget::rebuild_memslots() {
-    protected_pages_.clear();
+// Lays guest RAM out as memslots: plain RAM, a read-only slot per run of pages that
+// are watched for writes or hold a patched breakpoint (so a guest write over the
+// patch byte exits and is not lost), and no slot (a hole: every access exits) for
+// pages watched for access. KVM cannot resize a slot, so when the set of protected
+// pages changed every old slot is deleted first; when it did not (gdb removes and
+// re-inserts its breakpoints around every stop), nothing is done.
+void KvmTarget::sync_memslots() {
+    std::map<std::uint64_t, bool> want;
     for (const auto& w : page_watches_) {
         bool hole = w.kind == BreakpointKind::AccessWatch;
         for (auto [b, e] : w.phys) {
-            for (std::uint64_t p = b & ~(kPageSize - 1); p < e; p += kPageSize) protected_pages_[p] |= hole;
+            for (std::uint64_t p = b & ~(kPageSize - 1); p < e; p += kPageSize) want[p] |= hole;
         }
     }
+    for (const auto& [addr, p] : patches_) want.emplace(p.phys & ~(kPageSize - 1), false);
+    if (want == protected_pages_) return;
+    protected_pages_ = std::move(want);
     Vm& vm = machine_->vm();
     GuestMemory& mem = machine_->memory();
     for (std::uint32_t s : slots_) vm.set_user_memory_region(s, 0, 0, 0, nullptr);
@@ -803,8 +818,8 @@ std::string KvmTarget::monitor_info_debug() const {
       << ((probe_.guest_debug2 & KVM_GUESTDBG_BLOCKIRQ) ? ", with KVM_GUESTDBG_BLOCKIRQ" : "") << "\n"
       << "set now: " << patches_.size() << " patched breakpoint(s), "
       << std::count_if(drs_.begin(), drs_.end(), [](const auto& d) { return d.has_value(); })
-      << " debug register(s), " << page_watches_.size() << " page-protection watchpoint(s) over "
-      << protected_pages_.size() << " page(s)\n";
+      << " debug register(s), " << page_watches_.size() << " page-protection watchpoint(s), "
+      << protected_pages_.size() << " protected page(s)\n";
     return o.str();
 }
 

@@ -23,6 +23,8 @@
 //      otherwise page protection: the watched pages become a KVM_MEM_READONLY memslot
 //      (Z2) or a hole in the memslots (Z4), so accesses exit as MMIO and are applied
 //      to RAM here. Z3 is unsupported.
+//   A page holding a patched breakpoint is read-only too, so that a guest write over
+//   the patch byte exits: the written byte becomes the one to restore, the patch stays.
 #pragma once
 
 #include <linux/kvm.h>
@@ -150,7 +152,7 @@ private:
     // Guest-physical address of a gdb address (linear, or physical after `phys on`), with
     // the bytes left in its page.
     std::optional<std::pair<std::uint64_t, std::uint64_t>> to_phys(std::uint64_t addr) const;
-    void rebuild_memslots();
+    void sync_memslots();
     std::optional<int> free_dr_slot() const;
 
     std::string monitor_info_debug() const;

@@ -556,6 +556,29 @@ TEST(DebugWatch, AccessWatchOnACodePageIsRefusedWithTheReason) {
     EXPECT_EQ(run(t).kind, StopEvent::Kind::Exited);
 }
 
+// A guest that writes over the byte a breakpoint patched: its write is what memory shows
+// and what stays when the breakpoint goes; the patch itself stays armed meanwhile.
+TEST(DebugRun, AGuestWriteOverAPatchedByteIsKept) {
+    for (bool forced : {true, false}) {
+        SCOPED_TRACE(forced ? "HLT patch forced" : "auto");
+        Guest g = start("selfmod-long.elf", std::nullopt, forced ? hlt_forced() : debug::TargetOptions{});
+        KvmTarget& t = *g.target;
+        const std::uint64_t site = g.at("site");
+        ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, site, 1).is_ok());
+        StopEvent ev = run(t);
+        ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak);  // `auto` picks what traps here
+        EXPECT_EQ(rip(t), site);
+        std::uint8_t b = 0;
+        ASSERT_EQ(t.read_memory(site, std::span<std::uint8_t>(&b, 1)), 1u);
+        EXPECT_EQ(b, 0x90);  // the guest's nop, not the old hlt (nor the patch)
+        ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, site, 1).is_ok());
+        EXPECT_EQ(t.machine().memory().read8(site), 0x90);
+        ev = run(t);
+        EXPECT_EQ(ev.kind, StopEvent::Kind::Exited);
+        EXPECT_EQ(ev.exit_status, 5);  // the nop ran: the write was not lost
+    }
+}
+
 // What a gdb that went away without detaching left inserted: gone, guest still stopped.
 TEST(DebugRun, RemoveAllBreakpointsLeavesNothingForTheNextGdb) {
     Guest g = start("cguest64.elf", std::nullopt, hlt_forced());

@@ -8,7 +8,8 @@ run("monitor translate 0x100000")
 run("monitor phys on")
 run("monitor phys off")
 try:
-    run("monitor no-such-command")
+    print("(gdb) monitor no-such-command")
+    gdb.execute("monitor no-such-command")  # not to_string: kvmgdb's explanation reaches stdout
     fail("an unknown monitor command was accepted")
 except gdb.error as e:
     print("error: " + str(e))
