@@ -241,9 +241,21 @@ std::optional<StopEvent> KvmTarget::handle_exit(const VcpuExit& e) {
                 r.rip -= 1;
                 vcpu.set_regs(r);
             }
+            if (it == patches_.end()) {
+                // The guest's own int3: hand the #BP back to the guest's IDT, as if no
+                // debugger were there (QEMU's KVM code does the same). KVM injects it as
+                // a software exception with the intercepted instruction's length, so
+                // the guest sees the return address after the int3.
+                kvm_vcpu_events events = vcpu.get_vcpu_events();
+                events.exception.injected = 1;
+                events.exception.nr = 3;
+                events.exception.has_error_code = 0;
+                events.exception.error_code = 0;
+                vcpu.set_vcpu_events(events);
+                return std::nullopt;
+            }
             StopEvent ev = signal_stop(kSigTrap);
-            if (it != patches_.end())
-                ev.kind = it->second.software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
+            ev.kind = it->second.software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
             return ev;
         }
         return signal_stop(kSigTrap, "debug exception " + std::to_string(d->exception));

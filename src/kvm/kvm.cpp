@@ -205,6 +205,13 @@ void Vcpu::set_guest_debug(const kvm_guest_debug& dbg) {
     KVM_IOCTL(fd_.get(), KVM_SET_GUEST_DEBUG, &dbg);
 }
 
+kvm_vcpu_events Vcpu::get_vcpu_events() const {
+    kvm_vcpu_events e{};
+    KVM_IOCTL(fd_.get(), KVM_GET_VCPU_EVENTS, &e);
+    return e;
+}
+void Vcpu::set_vcpu_events(const kvm_vcpu_events& e) { KVM_IOCTL(fd_.get(), KVM_SET_VCPU_EVENTS, &e); }
+
 std::string describe(const VcpuExit& e) {
     char buf[128];
     std::visit(

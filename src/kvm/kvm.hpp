@@ -93,6 +93,10 @@ public:
     void set_fpu(const kvm_fpu& f);
     void set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
     void set_guest_debug(const kvm_guest_debug& dbg);
+    // Pending/injected exceptions and interrupts (to hand the guest an exception
+    // that guest debugging intercepted but that was the guest's own).
+    kvm_vcpu_events get_vcpu_events() const;
+    void set_vcpu_events(const kvm_vcpu_events& events);
 
 private:
     Fd fd_;

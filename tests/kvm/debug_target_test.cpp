@@ -693,3 +693,21 @@ TEST(DebugNative, DebugRegisterWriteWatchpoint) {
         EXPECT_NE(ev.kind, StopEvent::Kind::Watch);
     }
 }
+
+// A guest's own int3 belongs to the guest: with the int3 mechanism armed (a breakpoint
+// elsewhere makes kvmgdb ask KVM to intercept #BP), it must still reach the guest's
+// handler and never be reported as a stop. Where #BP is not intercepted (the probe
+// says so) the int3 reaches the guest anyway and this checks only the guest.
+TEST(DebugNative, TheGuestsOwnInt3GoesToItsHandler) {
+    const auto& p = debug::host_debug_probe();
+    if (!p.sw_bp_traps) say_not_run("re-injecting the guest's own int3", p.sw_bp_detail);
+    debug::TargetOptions o;
+    o.software = debug::BreakMechanism::Int3;
+    Guest g = start("int3-long.elf", std::nullopt, o);
+    KvmTarget& t = *g.target;
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, g.at("bp_handler") + 0x100, 1).is_ok());
+    StopEvent ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(ev.exit_status, 7);
+    EXPECT_EQ(*g.console, "int3 handled\nback\n");
+}
