@@ -73,6 +73,25 @@ else
     failures=$((failures + 1))
 fi
 
+# A guest whose heartbeat stops (as when its kernel locks up) is killed after
+# KVMGDB_WITH_KVM_STALL seconds with status 124 and a message, not waited on
+# for the full timeout. The loop is the process whose command line ends in
+# " heartbeat" (sh -c '...' heartbeat); no pkill: a bare Debian has no procps.
+rc=0
+KVMGDB_WITH_KVM_STALL=15 "$with_kvm" sh -c '
+    for p in /proc/[0-9]*; do
+        case "$(tr "\0" " " <"$p/cmdline" 2>/dev/null)" in
+            *" heartbeat ") kill -STOP "${p#/proc/}" ;;
+        esac
+    done
+    sleep 600' >stall.out 2>stall.err || rc=$?
+if [[ $rc == 124 ]] && grep -q "stopped responding" stall.err; then
+    echo "ok:   a VM whose heartbeat stopped is killed (status 124)"
+else
+    echo "FAIL: stalled VM: status $rc, stderr $(cat stall.err)"
+    failures=$((failures + 1))
+fi
+
 if (( failures )); then
     echo "$failures check(s) failed"
     exit 1
