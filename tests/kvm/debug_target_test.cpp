@@ -618,10 +618,11 @@ TEST(DebugRun, DestroyingARunningTargetStopsItsThread) {
 // the stop, which is why `auto` falls back.
 namespace {
 
-void say_not_run(const char* what, const std::string& finding) {
+void say_not_run(const char* what, const std::string& finding,
+                 const char* instead = "that it really does not trap here") {
     std::printf("\n*** NATIVE PATH NOT EXERCISED on this host: %s ***\n*** probe: %s ***\n"
-                "*** checking instead that it really does not trap here ***\n\n",
-                what, finding.c_str());
+                "*** checking instead %s ***\n\n",
+                what, finding.c_str(), instead);
 }
 
 }  // namespace
@@ -700,7 +701,8 @@ TEST(DebugNative, DebugRegisterWriteWatchpoint) {
 // says so) the int3 reaches the guest anyway and this checks only the guest.
 TEST(DebugNative, TheGuestsOwnInt3GoesToItsHandler) {
     const auto& p = debug::host_debug_probe();
-    if (!p.sw_bp_traps) say_not_run("re-injecting the guest's own int3", p.sw_bp_detail);
+    if (!p.sw_bp_traps)
+        say_not_run("re-injecting the guest's own int3", p.sw_bp_detail, "only that the guest's handler runs");
     debug::TargetOptions o;
     o.software = debug::BreakMechanism::Int3;
     Guest g = start("int3-long.elf", std::nullopt, o);
