@@ -39,7 +39,7 @@ public:
     Arch arch() const;
     // A new connection will read the target description again.
     void unpin() { pinned_.reset(); }
-    bool converting() const { return arch() != target_.arch() && !same_layout(arch(), target_.arch()); }
+    bool converting() const { return !same_layout(arch(), target_.arch()); }
 
     std::vector<std::uint8_t> read_all();
     TargetStatus write_all(std::span<const std::uint8_t> g);  // g has arch()'s g_size()

@@ -61,7 +61,6 @@ bool overlaps(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_
 KvmTarget::KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options)
     : machine_(std::move(machine)), probe_(host_debug_probe()), diag_(std::move(options.diagnostics)) {
     if (!diag_) diag_ = [](std::string_view s) { std::cerr << s << std::flush; };
-    std::string why;
     sw_forced_ = options.software != BreakMechanism::Auto;
     hw_forced_ = options.hardware != BreakMechanism::Auto;
     watch_forced_ = options.watch != WatchMechanism::Auto;
@@ -312,7 +311,7 @@ std::optional<StopEvent> KvmTarget::handle_protected_mmio(const exit::Mmio& m) {
         // The guest wrote over a patched breakpoint byte: that is the byte to restore
         // later, and the patch stays in place.
         for (auto& [addr, p] : patches_) {
-            if (p.phys < m.addr || p.phys >= m.addr + len) continue;
+            if (!overlaps(m.addr, len, p.phys, 1)) continue;
             p.original = m.data[p.phys - m.addr];
             if (p.inserted) mem.write8(p.phys, p.byte);
         }
@@ -689,12 +688,12 @@ std::optional<std::string> KvmTarget::code_on_watched_pages(const PageWatch& w) 
         };
         for (const auto& seg : machine_->image().segments) {
             if (!(seg.flags & PF_X)) continue;
-            if (seg.paddr < end && first < seg.paddr + seg.memsz)
+            if (overlaps(first, end - first, seg.paddr, seg.memsz))
                 return refuse("code (the executable segment at " + hex(seg.paddr) + ")");
         }
-        if (pc_phys && *pc_phys >= first && *pc_phys < end) return refuse("the code running now (pc)");
+        if (pc_phys && overlaps(first, end - first, *pc_phys, 1)) return refuse("the code running now (pc)");
         const SystemArea& area = machine_->system_area();
-        if (area.size && area.base < end && first < area.base + area.size)
+        if (area.size && overlaps(first, end - first, area.base, area.size))
             return refuse("kvmgdb's GDT and page tables");
     }
     return std::nullopt;
@@ -752,7 +751,7 @@ namespace {
 const char* kMonitorHelp =
     "kvmgdb monitor commands:\n"
     "  help                 this text\n"
-    "  info mode            the CPU mode and gdb register layout now\n"
+    "  info mode            the CPU mode, its paging and its register layout\n"
     "  info sregs           segment, control and descriptor-table registers\n"
     "  info debug           how breakpoints and watchpoints are implemented here, and why\n"
     "  info ports           the port devices and ports the guest touched without one\n"

@@ -166,7 +166,6 @@ private:
     BreakMechanism hw_mech_;
     WatchMechanism watch_mech_;
     bool sw_forced_ = false, hw_forced_ = false, watch_forced_ = false;  // by TargetOptions, not the probe
-    std::string mech_reason_;
 
     // Guarded by mu_: the run state, the pending command, the interrupt request.
     mutable std::mutex mu_;
