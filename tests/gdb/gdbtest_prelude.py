@@ -61,3 +61,15 @@ def frame_name():
 
 def expect_stopped_in(function):
     expect(frame_name() == function, "stopped in " + function + " (in " + str(frame_name()) + ")")
+
+
+def expect_on_stack(function):
+    names = []
+    frame = gdb.newest_frame()
+    while frame is not None and len(names) < 16:
+        names.append(str(frame.name()))
+        try:
+            frame = frame.older()
+        except gdb.error:  # an unwinder giving up past the outermost C frame ends the walk
+            break
+    expect(function in names, function + " is on the stack (" + " <- ".join(names) + ")")
