@@ -5,6 +5,7 @@
 #include <elf.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -64,6 +65,8 @@ std::map<std::string, std::uint64_t> symbols(const std::string& name) {
 
 struct Guest {
     std::shared_ptr<std::string> console = std::make_shared<std::string>();
+    // Lines the guest has printed; unlike console, safe to read while the vCPU runs.
+    std::shared_ptr<std::atomic<int>> console_lines = std::make_shared<std::atomic<int>>(0);
     std::unique_ptr<KvmTarget> target;
     std::map<std::string, std::uint64_t> sym;
     std::string diag;
@@ -81,8 +84,14 @@ Guest start(const std::string& name, std::optional<CpuMode> mode = std::nullopt,
     config.path = guest_path(name);
     config.mode = mode;
     auto console = g.console;
+    auto lines = g.console_lines;
     auto machine = std::make_unique<Machine>(
-        config, [console](std::string_view s) { *console += s; }, [](std::string_view) {});
+        config,
+        [console, lines](std::string_view s) {
+            *console += s;
+            *lines += static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+        },
+        [](std::string_view) {});
     opts.diagnostics = [](std::string_view) {};
     g.target = std::make_unique<KvmTarget>(std::move(machine), opts);
     g.sym = symbols(name);
@@ -298,7 +307,12 @@ TEST(DebugRun, InterruptFromAnotherThreadStopsASpinningGuestWithSigint) {
     std::uint64_t counter = g.at("spin_counter");
     for (int round = 0; round < 2; ++round) {
         std::thread kicker([&] {
-            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            // The first time, until the guest says it has looped 1000 times (bounded),
+            // so the counter check below does not depend on the vCPU thread's luck.
+            auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+            while (round == 0 && g.console_lines->load() == 0 && std::chrono::steady_clock::now() < until)
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            std::this_thread::sleep_for(std::chrono::milliseconds(round == 0 ? 0 : 300));
             t.interrupt();
         });
         StopEvent ev = run(t);
