@@ -11,6 +11,7 @@
 #include "debug/guest_debug.hpp"
 #include "debug/kick.hpp"
 #include "debug/register_map.hpp"
+#include "util/hex.hpp"
 #include "x86/debug_registers.hpp"
 #include "x86/page_walk.hpp"
 
@@ -27,12 +28,6 @@ constexpr std::uint8_t kHlt = 0xf4;
 
 // GDB signal numbers (gdb/signals.def), not the host's.
 constexpr int kSigInt = 2, kSigTrap = 5, kSigAbrt = 6, kSigKill = 9, kSigSegv = 11;
-
-std::string hex(std::uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
 
 StopEvent signal_stop(int sig, std::string message = {}) {
     StopEvent ev;

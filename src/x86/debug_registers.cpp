@@ -1,17 +1,11 @@
 // DR7 encoding, DR6 decoding and the slot allocator (Intel SDM Vol. 3A 17.2).
 #include "x86/debug_registers.hpp"
 
-#include <cstdio>
+#include "util/hex.hpp"
 
 namespace kvmgdb {
 
 namespace {
-
-std::string hex(std::uint64_t v) {
-    char buf[24];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
 
 std::string_view kind_name(DebugKind kind) {
     switch (kind) {

@@ -1,7 +1,8 @@
 #include "x86/mode_setup.hpp"
 
-#include <cstdio>
 #include <string>
+
+#include "util/hex.hpp"
 
 namespace kvmgdb {
 
@@ -11,12 +12,6 @@ constexpr std::uint64_t kGiB = 1ull << 30, kMiB = 1ull << 20;
 constexpr std::uint64_t PTE_P = 1, PTE_RW = 2, PTE_PS = 0x80;
 
 std::uint64_t div_round_up(std::uint64_t a, std::uint64_t b) { return a / b + (a % b != 0); }
-
-std::string hex(std::uint64_t v) {
-    char buf[32];
-    std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-    return buf;
-}
 
 bool overlaps(std::uint64_t b, std::uint64_t e, const std::vector<PhysRange>& image) {
     for (const auto& r : image)
