@@ -210,16 +210,18 @@ std::optional<StopEvent> KvmTarget::handle_exit(const VcpuExit& e) {
     Vcpu& vcpu = machine_->vcpu();
     if (auto* d = std::get_if<exit::Debug>(&e)) {
         if (d->exception == 1) {
-            for (int i = 0; i < 4; ++i) {
-                if (!(d->dr6 & (1ull << i)) || !drs_[i] || drs_[i]->suspended) continue;
+            const std::uint8_t hits = drs_.enabled_hits(d->dr6) & ~drs_suspended_;
+            for (int i = 0; i < kDebugSlots; ++i) {
+                if (!(hits & (1u << i))) continue;
+                const DebugSlot& slot = drs_.slots()[static_cast<std::size_t>(i)];
                 StopEvent ev;
-                switch (drs_[i]->kind) {
-                case BreakpointKind::Hardware: ev.kind = StopEvent::Kind::HardwareBreak; break;
-                case BreakpointKind::WriteWatch: ev.kind = StopEvent::Kind::Watch; break;
-                default: ev.kind = StopEvent::Kind::AccessWatch; break;
+                switch (slot.kind) {
+                case DebugKind::Execute: ev.kind = StopEvent::Kind::HardwareBreak; break;
+                case DebugKind::Write: ev.kind = StopEvent::Kind::Watch; break;
+                case DebugKind::ReadWrite: ev.kind = StopEvent::Kind::AccessWatch; break;
                 }
                 ev.signal = kSigTrap;
-                ev.address = drs_[i]->addr;
+                ev.address = slot.addr;
                 return ev;
             }
             // A single step (DR6.BS), or a #DB we did not ask for: a plain SIGTRAP stop.
@@ -343,10 +345,9 @@ void KvmTarget::complete_pending_io() {
 
 void KvmTarget::apply_guest_debug(bool step) {
     GuestDebugRequest request;
-    for (int i = 0; i < kDebugSlots; ++i) {
-        if (!drs_[i] || drs_[i]->suspended) continue;
-        request.slots[i] = DebugSlot{true, drs_[i]->addr, dr_kind(drs_[i]->kind), static_cast<unsigned>(drs_[i]->len)};
-    }
+    request.slots = drs_.slots();
+    for (int i = 0; i < kDebugSlots; ++i)
+        if (drs_suspended_ & (1u << i)) request.slots[static_cast<std::size_t>(i)].enabled = false;
     request.int3_patches =
         std::any_of(patches_.begin(), patches_.end(), [](const auto& p) { return p.second.byte == kInt3; });
     request.single_step = step;
@@ -362,9 +363,10 @@ bool KvmTarget::suspend_breakpoint_at(std::uint64_t pc) {
         it->second.inserted = false;
         any = true;
     }
-    for (auto& dr : drs_) {
-        if (dr && dr->kind == BreakpointKind::Hardware && dr->addr == pc) {
-            dr->suspended = true;
+    for (int i = 0; i < kDebugSlots; ++i) {
+        const DebugSlot& slot = drs_.slots()[static_cast<std::size_t>(i)];
+        if (slot.enabled && slot.kind == DebugKind::Execute && slot.addr == pc) {
+            drs_suspended_ = static_cast<std::uint8_t>(drs_suspended_ | (1u << i));
             any = true;
         }
     }
@@ -379,15 +381,15 @@ void KvmTarget::restore_suspended() {
             p.inserted = true;
         }
     }
-    for (auto& dr : drs_)
-        if (dr) dr->suspended = false;
+    drs_suspended_ = 0;
 }
 
 void KvmTarget::remove_all_breakpoints() {
     wait_stopped();
     for (auto& [addr, p] : patches_) machine_->memory().write8(p.phys, p.original);
     patches_.clear();
-    for (auto& dr : drs_) dr.reset();
+    drs_.clear();
+    drs_suspended_ = 0;
     page_watches_.clear();
     sync_memslots();
 }
@@ -435,7 +437,7 @@ kvm_sregs KvmTarget::sregs() const { return machine_->vcpu().get_sregs(); }
 std::uint64_t KvmTarget::linear_pc() const {
     kvm_sregs s = sregs();
     std::uint64_t rip = machine_->vcpu().get_regs().rip;
-    if ((s.efer & bits::EFER_LMA) && s.cs.l) return rip;  // CS.base is ignored in 64-bit mode
+    if (arch_of(s) == stub::Arch::X86_64) return rip;  // CS.base is ignored in 64-bit code
     return (s.cs.base + rip) & 0xffffffffu;
 }
 
@@ -508,53 +510,46 @@ TargetStatus KvmTarget::write_register(unsigned regnum, std::span<const std::uin
 // ---------------------------------------------------------------------------
 // Memory
 
-std::size_t KvmTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> out) {
-    const GuestMemory& mem = machine_->memory();
-    std::size_t done = 0;
-    while (done < out.size()) {
+std::uint64_t KvmTarget::for_each_phys_run(std::uint64_t addr, std::uint64_t len, const PhysRunFn& fn) const {
+    std::uint64_t done = 0;
+    while (done < len) {
         auto t = to_phys(addr + done);
         if (!t) break;
-        auto [phys, left] = *t;
-        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, out.size() - done));
-        mem.read(phys, out.subspan(done, n));
-        // Hide our own patch bytes: show what the guest had there.
-        for (const auto& [la, p] : patches_) {
-            if (p.inserted && p.phys >= phys && p.phys < phys + n) out[done + (p.phys - phys)] = p.original;
-        }
+        std::uint64_t n = std::min(t->second, len - done);
+        fn(t->first, done, n);
         done += n;
     }
     return done;
+}
+
+std::size_t KvmTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> out) {
+    const GuestMemory& mem = machine_->memory();
+    return for_each_phys_run(addr, out.size(), [&](std::uint64_t phys, std::uint64_t at, std::uint64_t n) {
+        auto part = out.subspan(at, n);
+        mem.read(phys, part);
+        // Hide our own patch bytes: show what the guest had there.
+        for (const auto& [la, p] : patches_)
+            if (p.inserted && overlaps(p.phys, 1, phys, n)) part[p.phys - phys] = p.original;
+    });
 }
 
 std::size_t KvmTarget::write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) {
     GuestMemory& mem = machine_->memory();
-    std::size_t done = 0;
-    while (done < in.size()) {
-        auto t = to_phys(addr + done);
-        if (!t) break;
-        auto [phys, left] = *t;
-        std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(left, in.size() - done));
-        mem.write(phys, in.subspan(done, n));
+    return for_each_phys_run(addr, in.size(), [&](std::uint64_t phys, std::uint64_t at, std::uint64_t n) {
+        auto part = in.subspan(at, n);
+        mem.write(phys, part);
         // A write over a patched byte updates the saved original; the patch stays.
         for (auto& [la, p] : patches_) {
-            if (p.inserted && p.phys >= phys && p.phys < phys + n) {
-                p.original = in[done + (p.phys - phys)];
+            if (p.inserted && overlaps(p.phys, 1, phys, n)) {
+                p.original = part[p.phys - phys];
                 mem.write8(p.phys, p.byte);
             }
         }
-        done += n;
-    }
-    return done;
+    });
 }
 
 // ---------------------------------------------------------------------------
 // Breakpoints and watchpoints
-
-std::optional<int> KvmTarget::free_dr_slot() const {
-    for (int i = 0; i < 4; ++i)
-        if (!drs_[i]) return i;
-    return std::nullopt;
-}
 
 TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t addr, std::uint64_t length) {
     switch (kind) {
@@ -562,11 +557,9 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
         return TargetStatus::unsupported();
     case BreakpointKind::Hardware:
         if (hw_mech_ == BreakMechanism::DebugRegisters) {
-            for (auto& dr : drs_)
-                if (dr && dr->kind == kind && dr->addr == addr) return TargetStatus::ok();
-            auto slot = free_dr_slot();
-            if (!slot) return TargetStatus::error(ENOSPC, "all four debug registers are in use");
-            drs_[*slot] = DrSlot{kind, addr, 1, false};
+            // Idempotent: the same breakpoint again keeps its slot.
+            if (!drs_.add(DebugKind::Execute, addr, 1))
+                return TargetStatus::error(ENOSPC, "all four debug registers are in use");
             return TargetStatus::ok();
         }
         [[fallthrough]];
@@ -589,21 +582,15 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
     case BreakpointKind::WriteWatch:
     case BreakpointKind::AccessWatch: {
         if (length == 0) return TargetStatus::error(EINVAL, "zero-length watchpoint");
-        if (watch_mech_ == WatchMechanism::DebugRegisters && dr_range_ok(kind, addr, length)) {
-            if (auto slot = free_dr_slot()) {
-                drs_[*slot] = DrSlot{kind, addr, length, false};
-                return TargetStatus::ok();
-            }
-        }
+        if (watch_mech_ == WatchMechanism::DebugRegisters && dr_range_ok(kind, addr, length) &&
+            drs_.add(dr_kind(kind), addr, static_cast<unsigned>(length)))
+            return TargetStatus::ok();
         if (!probe_.readonly_mem) return TargetStatus::error(ENOSPC, "no debug register free and no read-only memslots");
         PageWatch w{kind, addr, length, {}};
-        for (std::uint64_t a = addr; a < addr + length;) {
-            auto t = to_phys(a);
-            if (!t) return TargetStatus::error(EFAULT, "address " + hex(a) + " is not mapped");
-            std::uint64_t n = std::min(t->second, addr + length - a);
-            w.phys.emplace_back(t->first, t->first + n);
-            a += n;
-        }
+        std::uint64_t mapped = for_each_phys_run(addr, length, [&](std::uint64_t phys, std::uint64_t, std::uint64_t n) {
+            w.phys.emplace_back(phys, phys + n);
+        });
+        if (mapped < length) return TargetStatus::error(EFAULT, "address " + hex(addr + mapped) + " is not mapped");
         if (kind == BreakpointKind::AccessWatch) {
             if (auto why = code_on_watched_pages(w)) {
                 diag_("kvmgdb: " + *why + "\n");  // gdb itself only says it could not insert it
@@ -624,14 +611,7 @@ TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t add
         return TargetStatus::unsupported();
     case BreakpointKind::Hardware:
     case BreakpointKind::Software: {
-        if (kind == BreakpointKind::Hardware) {
-            for (auto& dr : drs_) {
-                if (dr && dr->kind == kind && dr->addr == addr) {
-                    dr.reset();
-                    return TargetStatus::ok();
-                }
-            }
-        }
+        if (kind == BreakpointKind::Hardware && drs_.remove(DebugKind::Execute, addr, 1)) return TargetStatus::ok();
         auto it = patches_.find(addr);
         if (it == patches_.end()) return TargetStatus::error(ENOENT, "no breakpoint at " + hex(addr));
         bool& flag = kind == BreakpointKind::Software ? it->second.software : it->second.hardware;
@@ -646,12 +626,7 @@ TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t add
     }
     case BreakpointKind::WriteWatch:
     case BreakpointKind::AccessWatch: {
-        for (auto& dr : drs_) {
-            if (dr && dr->kind == kind && dr->addr == addr && dr->len == length) {
-                dr.reset();
-                return TargetStatus::ok();
-            }
-        }
+        if (length <= 8 && drs_.remove(dr_kind(kind), addr, static_cast<unsigned>(length))) return TargetStatus::ok();
         for (auto it = page_watches_.begin(); it != page_watches_.end(); ++it) {
             if (it->kind == kind && it->addr == addr && it->len == length) {
                 page_watches_.erase(it);
@@ -759,14 +734,6 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-const char* arch_name(stub::Arch a) {
-    switch (a) {
-    case stub::Arch::X86_64: return "i386:x86-64";
-    case stub::Arch::I386: return "i386";
-    default: return "i8086";
-    }
-}
-
 const char* mech_name(BreakMechanism m) {
     switch (m) {
     case BreakMechanism::Int3: return "int3 (KVM_GUESTDBG_USE_SW_BP)";
@@ -823,8 +790,7 @@ std::string KvmTarget::monitor_info_debug() const {
       << probe_.single_step_detail << ")"
       << ((probe_.guest_debug2 & KVM_GUESTDBG_BLOCKIRQ) ? ", with KVM_GUESTDBG_BLOCKIRQ" : "") << "\n"
       << "set now: " << patches_.size() << " patched breakpoint(s), "
-      << std::count_if(drs_.begin(), drs_.end(), [](const auto& d) { return d.has_value(); })
-      << " debug register(s), " << page_watches_.size() << " page-protection watchpoint(s), "
+      << drs_.used() << " debug register(s), " << page_watches_.size() << " page-protection watchpoint(s), "
       << protected_pages_.size() << " protected page(s)\n";
     return o.str();
 }
@@ -842,8 +808,8 @@ TargetStatus KvmTarget::monitor(std::string_view command, std::string& output) {
                            : (s.cr0 & bits::CR0_PE)  ? "protected mode"
                                                      : "real mode";
         output = mode + ", paging: " + std::string(to_string(paging_mode(paging()))) +
-                 ", register layout: " + arch_name(arch_of(s)) + ", addresses: " + (phys_mode_ ? "physical" : "linear") +
-                 "\n";
+                 ", register layout: " + std::string(stub::architecture_name(arch_of(s))) +
+                 ", addresses: " + (phys_mode_ ? "physical" : "linear") + "\n";
         return TargetStatus::ok();
     }
     if (c == "info sregs") {

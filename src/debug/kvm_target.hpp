@@ -30,10 +30,10 @@
 #include <linux/kvm.h>
 #include <pthread.h>
 
-#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -46,6 +46,7 @@
 #include "debug/register_map.hpp"
 #include "stub/debug_target.hpp"
 #include "vmm/machine.hpp"
+#include "x86/debug_registers.hpp"
 #include "x86/page_walk.hpp"
 
 namespace kvmgdb::debug {
@@ -112,13 +113,6 @@ private:
         bool hardware = false;  // a Z1 (fallback) is set here
         bool inserted = true;   // false while stepping over it
     };
-    // A debug-register slot (DR0-DR3).
-    struct DrSlot {
-        stub::BreakpointKind kind = stub::BreakpointKind::Hardware;
-        std::uint64_t addr = 0;
-        std::uint64_t len = 1;
-        bool suspended = false;  // while stepping over it
-    };
     // A page-protection watchpoint: its linear range and the guest-physical ranges it maps to.
     struct PageWatch {
         stub::BreakpointKind kind;
@@ -152,8 +146,11 @@ private:
     // Guest-physical address of a gdb address (linear, or physical after `phys on`), with
     // the bytes left in its page.
     std::optional<std::pair<std::uint64_t, std::uint64_t>> to_phys(std::uint64_t addr) const;
+    // Calls fn(phys, offset, n) for each piece of [addr, addr + len) that lies in one page,
+    // in order, up to the first unmapped address; returns the bytes it covered.
+    using PhysRunFn = std::function<void(std::uint64_t phys, std::uint64_t offset, std::uint64_t n)>;
+    std::uint64_t for_each_phys_run(std::uint64_t addr, std::uint64_t len, const PhysRunFn& fn) const;
     void sync_memslots();
-    std::optional<int> free_dr_slot() const;
 
     std::string monitor_info_debug() const;
     std::string monitor_translate(std::uint64_t addr) const;
@@ -180,14 +177,13 @@ private:
 
     // Owned by whoever has the target: the session while stopped, the vCPU thread while running.
     std::map<std::uint64_t, Patch> patches_;  // by linear address
-    std::array<std::optional<DrSlot>, 4> drs_;
+    DebugRegisterSlots drs_;          // Z1/Z2/Z4 on DR0-DR3
+    std::uint8_t drs_suspended_ = 0;  // bit i: slot i is left out while stepping over it
     std::vector<PageWatch> page_watches_;
     std::map<std::uint64_t, bool> protected_pages_;  // phys page -> true: hole (access), false: read-only
     std::vector<std::uint32_t> slots_ = {0};
     bool phys_mode_ = false;
     bool finished_ = false;  // exited, killed or crashed: resume reports last_stop_ again
-    std::uint32_t debug_control_ = 0;
-    bool debug_control_set_ = false;
 
     pthread_t thread_handle_{};
     std::thread thread_;
