@@ -124,6 +124,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     std::string local;       // what local_address() says
     std::string unix_path;   // to remove when done
     bool is_tcp = false;
+    bool exposed = false;    // TCP on an address other than loopback
 
     ConnectionPtr client;
     std::optional<ServerResult::Kind> ending;  // D / k seen: finish once the reply is out
@@ -144,7 +145,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     void on_stop(const StopEvent& event);
     void shutdown(int signal);
     void finish(ServerResult::Kind kind);
-    void remove_socket_file();
+    void stop_listening();
 
     void spawn(asio::awaitable<void> a) {
         // An exception escaping a coroutine (a bug, or bad_alloc) leaves io_context::run
@@ -163,6 +164,7 @@ void Server::Impl::listen() {
         is_tcp = true;
         auto ip = asio::ip::make_address(a.host, ec);
         if (ec) throw_listen_error(a, ec, "address");
+        exposed = !ip.is_loopback();
         endpoint = asio::ip::tcp::endpoint(ip, a.port);
     } else {
         remove_stale_socket(a);
@@ -170,8 +172,8 @@ void Server::Impl::listen() {
     }
     acceptor.open(endpoint.protocol(), ec);
     if (ec) throw_listen_error(a, ec, "socket");
-    if (is_tcp) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
     if (is_tcp) {
+        acceptor.set_option(asio::socket_base::reuse_address(true), ec);
         acceptor.bind(endpoint, ec);
     } else {
         // 0600 from the start: the socket gives full control of the guest. umask is
@@ -192,13 +194,9 @@ void Server::Impl::listen() {
 
 void Server::Impl::start() {
     options.announce("listening on " + local + "\n");
-    if (is_tcp) {
-        error_code ec;
-        auto ip = asio::ip::make_address(options.address.host, ec);
-        if (!ec && !ip.is_loopback())
-            options.log("kvmgdb: warning: anyone who can reach " + local +
-                        " gets full control of the guest (no authentication)\n");
-    }
+    if (exposed)
+        options.log("kvmgdb: warning: anyone who can reach " + local +
+                    " gets full control of the guest (no authentication)\n");
     if (options.handle_signals) {
         signals.add(SIGINT);
         signals.add(SIGTERM);
@@ -351,17 +349,19 @@ void Server::Impl::finish(ServerResult::Kind kind) {
     if (result) return;
     result = ServerResult{kind, guest_end, kind == ServerResult::Kind::Signal ? shutdown_signal : 0};
     shutting_down = true;
-    error_code ignored;
-    acceptor.close(ignored);
-    signals.cancel(ignored);
-    signals.clear(ignored);  // back to the default actions: Ctrl-C ends a detached kvmgdb
+    stop_listening();
     grace_timer.cancel();
     if (client) close(client);
-    remove_socket_file();
     work.reset();
 }
 
-void Server::Impl::remove_socket_file() {
+// No more connections or signals: the acceptor and the socket file go, and SIGINT
+// and SIGTERM get their default actions back (Ctrl-C ends a detached kvmgdb).
+void Server::Impl::stop_listening() {
+    error_code ignored;
+    acceptor.close(ignored);
+    signals.cancel(ignored);
+    signals.clear(ignored);
     if (!unix_path.empty()) ::unlink(unix_path.c_str());
     unix_path.clear();
 }
@@ -383,12 +383,7 @@ Server::Server(asio::io_context& io, DebugTarget& target, ServerOptions options)
 }
 
 Server::~Server() {
-    if (!impl_) return;
-    error_code ignored;
-    impl_->acceptor.close(ignored);
-    impl_->signals.cancel(ignored);
-    impl_->signals.clear(ignored);
-    impl_->remove_socket_file();
+    if (impl_) impl_->stop_listening();
 }
 
 std::string Server::local_address() const { return impl_->local; }

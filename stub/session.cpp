@@ -32,6 +32,8 @@ void Session::Impl::error(int err) {
     send("E" + to_hex_le(value, 1));
 }
 
+void Session::Impl::error(const TargetStatus& status) { error(status.errno_value ? status.errno_value : EINVAL); }
+
 void Session::Impl::on_event(const Event& event) {
     if (const auto* packet = std::get_if<Packet>(&event)) return on_packet(*packet);
     if (std::holds_alternative<Ack>(event)) return;  // "Overview": nothing to do on `+`

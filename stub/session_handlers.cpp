@@ -59,7 +59,7 @@ void Session::Impl::handle(const WriteRegisters& g) {
     // `G` must carry the whole `g` block of gdb's layout ("Packets", G).
     if (g.data.size() != register_layout(regs.arch()).g_size()) return error(EINVAL);
     auto status = regs.write_all(g.data);
-    if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
+    if (!status.is_ok()) return error(status);
     send("OK");
 }
 
@@ -82,7 +82,7 @@ void Session::Impl::handle(const WriteRegister& p) {
     // The value is the register's raw bytes ("Packets", P): no other size fits.
     if (!reg || reg_size(*reg) != p.value.size()) return error(EINVAL);
     auto status = regs.write(reg->regnum, p.value);
-    if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
+    if (!status.is_ok()) return error(status);
     send("OK");
 }
 
@@ -180,7 +180,7 @@ void Session::Impl::handle(const InsertBreakpoint& z) {
     if (!capable(target.capabilities(), z.type)) return send("");
     auto status = target.insert_breakpoint(to_kind(z.type), z.addr, z.kind);
     if (status.code == TargetStatus::Code::Unsupported) return send("");
-    if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
+    if (!status.is_ok()) return error(status);
     send("OK");
 }
 
@@ -188,7 +188,7 @@ void Session::Impl::handle(const RemoveBreakpoint& z) {
     if (!capable(target.capabilities(), z.type)) return send("");
     auto status = target.remove_breakpoint(to_kind(z.type), z.addr, z.kind);
     if (status.code == TargetStatus::Code::Unsupported) return send("");
-    if (!status.is_ok()) return error(status.errno_value ? status.errno_value : EINVAL);
+    if (!status.is_ok()) return error(status);
     send("OK");
 }
 

@@ -37,6 +37,7 @@ struct Session::Impl {
     void on_packet(const Packet& packet);
     void send(std::string_view payload);
     void error(int err);  // `E` + two hex digits
+    void error(const TargetStatus& status);  // its errno, EINVAL when it has none
     void interrupt_target();  // never throws
     SessionOutput take_output();
 

@@ -94,7 +94,7 @@ void Session::Impl::handle(const MonitorCommand& q) {
         std::string text = !output.empty() ? output : status.message;
         if (!text.empty() && text.back() != '\n') text += '\n';
         if (!text.empty()) send("O" + text_to_hex(text));
-        return error(status.errno_value ? status.errno_value : EINVAL);
+        return error(status);
     }
     if (q.command == "info mode" && regs.converting()) {
         // The target describes the CPU; only the session knows gdb kept another layout.
