@@ -8,15 +8,13 @@
 #include <cstdio>
 #include <span>
 
+#include "x86/cpu_mode.hpp"
+
 namespace kvmgdb {
 
 namespace {
 
 constexpr std::uint64_t bit(unsigned n) { return std::uint64_t{1} << n; }
-
-constexpr std::uint64_t kCr0Wp = bit(16), kCr0Pg = bit(31);
-constexpr std::uint64_t kCr4Pse = bit(4), kCr4Pae = bit(5), kCr4La57 = bit(12), kCr4Smep = bit(20);
-constexpr std::uint64_t kEferNxe = bit(11), kEferLma = bit(10);
 
 // Entry bits common to every paging-structure entry (SDM Tables 4-4..4-20).
 constexpr std::uint64_t kP = bit(0), kRw = bit(1), kUs = bit(2), kPs = bit(7), kXd = bit(63);
@@ -68,7 +66,7 @@ bool canonical48(std::uint64_t linear) {
 
 void walk_levels(const GuestMemory& mem, const PagingState& state, std::span<const Level> levels,
                  std::uint64_t table, WalkResult& r) {
-    const bool nx_enabled = r.mode != PagingMode::Bits32 && (state.efer & kEferNxe) != 0;
+    const bool nx_enabled = r.mode != PagingMode::Bits32 && (state.efer & bits::EFER_NXE) != 0;
     r.writable = true;
     r.user = true;
     for (std::size_t i = 0; i < levels.size(); ++i) {
@@ -87,7 +85,7 @@ void walk_levels(const GuestMemory& mem, const PagingState& state, std::span<con
         step.present = (step.entry & kP) != 0;
         step.writable = (step.entry & kRw) != 0;
         step.user = (step.entry & kUs) != 0;
-        const bool pse_ok = r.mode != PagingMode::Bits32 || (state.cr4 & kCr4Pse) != 0;
+        const bool pse_ok = r.mode != PagingMode::Bits32 || (state.cr4 & bits::CR4_PSE) != 0;
         step.large = step.present && lv.large_size != 0 && pse_ok && (step.entry & kPs) != 0;
         r.steps.push_back(step);
         if (!step.present) {
@@ -123,8 +121,8 @@ void walk_levels(const GuestMemory& mem, const PagingState& state, std::span<con
 bool supervisor_permits(const PagingState& state, const WalkResult& r, Access access) {
     switch (access) {
         case Access::Read: return true;
-        case Access::Write: return r.writable || (state.cr0 & kCr0Wp) == 0;
-        case Access::Fetch: return !r.no_execute && !((state.cr4 & kCr4Smep) != 0 && r.user);
+        case Access::Write: return r.writable || (state.cr0 & bits::CR0_WP) == 0;
+        case Access::Fetch: return !r.no_execute && !((state.cr4 & bits::CR4_SMEP) != 0 && r.user);
     }
     return false;
 }
@@ -132,10 +130,10 @@ bool supervisor_permits(const PagingState& state, const WalkResult& r, Access ac
 }  // namespace
 
 PagingMode paging_mode(const PagingState& s) {
-    if ((s.cr0 & kCr0Pg) == 0) return PagingMode::None;
-    if ((s.cr4 & kCr4Pae) == 0) return PagingMode::Bits32;
-    if ((s.efer & kEferLma) == 0) return PagingMode::Pae;
-    return (s.cr4 & kCr4La57) != 0 ? PagingMode::FiveLevel : PagingMode::FourLevel;
+    if ((s.cr0 & bits::CR0_PG) == 0) return PagingMode::None;
+    if ((s.cr4 & bits::CR4_PAE) == 0) return PagingMode::Bits32;
+    if ((s.efer & bits::EFER_LMA) == 0) return PagingMode::Pae;
+    return (s.cr4 & bits::CR4_LA57) != 0 ? PagingMode::FiveLevel : PagingMode::FourLevel;
 }
 
 std::string_view to_string(PagingMode mode) {
