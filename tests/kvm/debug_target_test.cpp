@@ -309,10 +309,13 @@ TEST(DebugRun, InterruptFromAnotherThreadStopsASpinningGuestWithSigint) {
         std::thread kicker([&] {
             // The first time, until the guest says it has looped 1000 times (bounded),
             // so the counter check below does not depend on the vCPU thread's luck.
-            auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-            while (round == 0 && g.console_lines->load() == 0 && std::chrono::steady_clock::now() < until)
-                std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            std::this_thread::sleep_for(std::chrono::milliseconds(round == 0 ? 0 : 300));
+            if (round == 0) {
+                auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+                while (g.console_lines->load() == 0 && std::chrono::steady_clock::now() < until)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            } else {
+                std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            }
             t.interrupt();
         });
         StopEvent ev = run(t);
