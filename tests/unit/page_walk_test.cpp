@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::uint64_t P = 1, RW = 2, US = 4, PS = 0x80, XD = std::uint64_t{1} << 63;
 constexpr std::uint64_t CR0_PE = 1, CR0_WP = 1u << 16, CR0_PG = 1u << 31;
-constexpr std::uint64_t CR4_PSE = 1u << 4, CR4_PAE = 1u << 5, CR4_LA57 = 1u << 12;
+constexpr std::uint64_t CR4_PSE = 1u << 4, CR4_PAE = 1u << 5, CR4_LA57 = 1u << 12, CR4_SMEP = 1u << 20;
 constexpr std::uint64_t EFER_LME = 1u << 8, EFER_LMA = 1u << 10, EFER_NXE = 1u << 11;
 
 class PageWalk : public ::testing::Test {
@@ -62,6 +62,21 @@ TEST_F(Paging32, FourKiBPage) {
     EXPECT_EQ(r.steps[1].entry_addr, 0x11000u + 0x23 * 4);
     EXPECT_EQ(r.steps[1].entry, 0x200000u | P | US);
     EXPECT_FALSE(r.steps[1].writable);
+    // translate() gives the walked address, not the linear one.
+    EXPECT_EQ(translate(mem, s, linear), 0x200456u);
+}
+
+TEST_F(Paging32, ReadOnlyPdeMakesTheWholePageReadOnly) {
+    // SDM 4.6: R/W is the AND over the levels. Here the PDE says read-only and the
+    // PTE says writable: the page is read-only (not the last level's word alone).
+    mem.write32(0x10000 + 1 * 4, 0x11000 | P | US);
+    mem.write32(0x11000 + 0x23 * 4, 0x200000 | P | RW | US);
+    s.cr0 |= CR0_WP;
+    WalkResult r = walk(mem, s, (1u << 22) | (0x23u << 12), Access::Write);
+    ASSERT_TRUE(r.ok()) << format_walk(r);
+    EXPECT_TRUE(r.steps[1].writable);
+    EXPECT_FALSE(r.writable);
+    EXPECT_FALSE(r.permitted);
 }
 
 TEST_F(Paging32, FourMiBPageNeedsCr4Pse) {
@@ -146,6 +161,67 @@ TEST_F(PagingPae, NotPresentPdpte) {
     WalkResult r = walk(mem, s, 0x0);  // PDPTE[0] is empty
     EXPECT_EQ(r.failure, WalkFailure::NotPresent);
     EXPECT_EQ(r.failed_level(), "PDPTE");
+}
+
+TEST_F(PagingPae, AddressAbove4GiBIsTooWide) {
+    // Outside IA-32e mode linear addresses have 32 bits (SDM 3.3.6). The tables map
+    // the low 32 bits of this address, so only the width check can refuse it.
+    mem.write64(0x12000 + 3 * 8, 0x13000 | P | RW);
+    mem.write64(0x13000 + 5 * 8, 0x7000 | P | RW);
+    std::uint64_t low = (1u << 30) | (3u << 21) | (5u << 12);
+    ASSERT_EQ(translate(mem, s, low), 0x7000u);
+    for (std::uint64_t high : {std::uint64_t{1} << 32, std::uint64_t{1} << 47, std::uint64_t{0xffff'ffff'0000'0000}}) {
+        WalkResult r = walk(mem, s, high | low);
+        EXPECT_EQ(r.failure, WalkFailure::AddressTooWide) << std::hex << (high | low);
+        EXPECT_TRUE(r.steps.empty());
+        EXPECT_EQ(translate(mem, s, high | low), std::nullopt);
+    }
+}
+
+TEST_F(PagingPae, PsInAPdpteIsNotAPageSize) {
+    // SDM 4.4.1, Table 4-8: a PAE PDPTE always references a page directory; bit 7
+    // is reserved (the CPU would refuse to load it at MOV CR3). The walker does
+    // not model reserved-bit faults: it ignores the bit and walks on to the PDE.
+    mem.write64(0x10020 + 1 * 8, 0x12000 | P | PS);
+    mem.write64(0x12000 + 3 * 8, 0x13000 | P | RW);
+    mem.write64(0x13000 + 5 * 8, 0x7000 | P | RW);
+    std::uint64_t linear = (1u << 30) | (3u << 21) | (5u << 12) | 0x10;
+    WalkResult r = walk(mem, s, linear);
+    ASSERT_TRUE(r.ok()) << format_walk(r);
+    EXPECT_EQ(r.phys, 0x7010u);  // a 1-GiB page at 0x12000 & ~(1 GiB - 1) would give 0x3010
+    EXPECT_EQ(r.page_size, 4096u);
+    ASSERT_EQ(r.steps.size(), 3u);
+    EXPECT_FALSE(r.steps[0].large);
+}
+
+TEST_F(PagingPae, PhysicalAddressBits51To12) {
+    // SDM 4.4.2: PAE entries hold physical-address bits M-1:12 with M up to 52.
+    // Bits 51:48 are address bits; bits 62:52 (reserved, not modelled) and 63 (XD) are not.
+    const std::uint64_t frame = (std::uint64_t{0xf} << 48) | (std::uint64_t{0xabc} << 36) | 0x7000;
+    mem.write64(0x12000 + 3 * 8, 0x13000 | P | RW | (std::uint64_t{0x7ff} << 52));
+    mem.write64(0x13000 + 5 * 8, frame | P | RW | (std::uint64_t{0x7ff} << 52) | XD);
+    WalkResult r = walk(mem, s, (1u << 30) | (3u << 21) | (5u << 12) | 0x10);
+    ASSERT_TRUE(r.ok()) << format_walk(r);
+    EXPECT_EQ(r.phys, frame | 0x10);
+    ASSERT_EQ(r.steps.size(), 3u);
+    EXPECT_EQ(r.steps[2].entry_addr, 0x13000u + 5 * 8);  // bits 62:52 of the PDE are not address bits
+}
+
+TEST_F(PagingPae, NoExecuteInTheLowerLevelsOfA4KiBPage) {
+    // XD counts at any level, not only in a large page's entry (SDM 4.6).
+    mem.write64(0x12000 + 3 * 8, 0x13000 | P | RW | XD);  // XD in the PDE of a 4-KiB page
+    mem.write64(0x13000 + 5 * 8, 0x7000 | P | RW);
+    mem.write64(0x12000 + 6 * 8, 0x14000 | P | RW);
+    mem.write64(0x14000 + 5 * 8, 0x8000 | P | RW | XD);   // XD in the PTE only
+    s.efer = EFER_NXE;
+    for (unsigned pd : {3u, 6u}) {
+        WalkResult r = walk(mem, s, (1u << 30) | (pd << 21) | (5u << 12), Access::Fetch);
+        ASSERT_TRUE(r.ok()) << format_walk(r);
+        EXPECT_EQ(r.page_size, 4096u);
+        EXPECT_TRUE(r.no_execute) << "PDE " << pd;
+        EXPECT_FALSE(r.permitted) << "PDE " << pd;
+        EXPECT_TRUE(walk(mem, s, (1u << 30) | (pd << 21) | (5u << 12), Access::Read).permitted);
+    }
 }
 
 // --- 4-level paging (SDM 4.5) ----------------------------------------------------
@@ -276,6 +352,122 @@ TEST_F(Paging64, WritePermissionFollowsCr0Wp) {
     WalkResult r = walk(mem, s, la(1, 2, 3, 9, 0), Access::Write);
     EXPECT_TRUE(r.ok());  // permissions never fail a walk
     EXPECT_FALSE(r.permitted);
+}
+
+TEST_F(Paging64, TranslateGivesTheWalkedAddress) {
+    // Non-identity mappings at every page size: translate() must return the
+    // physical address the tables give, never the linear one.
+    mem.write64(kPd + 5 * 8, 0x600000 | P | RW | PS);
+    mem.write64(kPdpt + 7 * 8, (std::uint64_t{5} << 30) | P | RW | PS);
+    EXPECT_EQ(translate(mem, s, la(1, 2, 3, 4, 0x678)), 0x345678u);
+    EXPECT_EQ(translate(mem, s, la(1, 2, 5, 0x1a, 0x2bc)), 0x600000u + (0x1au << 12) + 0x2bc);
+    EXPECT_EQ(translate(mem, s, la(1, 7, 0x12, 0x34, 0x56)), (std::uint64_t{5} << 30) + (0x12u << 21) + (0x34u << 12) + 0x56);
+}
+
+TEST_F(Paging64, ReadOnlyInAnyLevelMakesThePageReadOnly) {
+    // SDM 4.6: a page is writable only if R/W is set in every entry of the walk.
+    // The PTE says writable each time; one upper level says read-only.
+    s.cr0 |= CR0_WP;
+    ASSERT_TRUE(walk(mem, s, la(1, 2, 3, 4, 0), Access::Write).writable);
+    struct Case {
+        const char* level;
+        std::uint64_t addr, value;
+    };
+    for (const Case& c : {Case{"PML4E", kPml4 + 1 * 8, kPdpt | P | US}, Case{"PDPTE", kPdpt + 2 * 8, kPd | P | US},
+                          Case{"PDE", kPd + 3 * 8, kPt | P}}) {
+        SCOPED_TRACE(c.level);
+        const std::uint64_t saved = mem.read64(c.addr);
+        mem.write64(c.addr, c.value);
+        WalkResult r = walk(mem, s, la(1, 2, 3, 4, 0), Access::Write);
+        ASSERT_TRUE(r.ok()) << format_walk(r);
+        EXPECT_TRUE(r.steps.back().writable);
+        EXPECT_FALSE(r.writable);
+        EXPECT_FALSE(r.permitted);
+        mem.write64(c.addr, saved);
+    }
+}
+
+TEST_F(Paging64, NoExecuteAtAnyLevel) {
+    // SDM 4.6: with EFER.NXE, XD in any entry of the walk forbids fetches, for a
+    // 4-KiB page as for a large one; without NXE bit 63 means nothing.
+    struct Case {
+        const char* level;
+        std::uint64_t addr;
+    };
+    for (const Case& c : {Case{"PML4E", kPml4 + 1 * 8}, Case{"PDPTE", kPdpt + 2 * 8}, Case{"PDE", kPd + 3 * 8},
+                          Case{"PTE", kPt + 4 * 8}}) {
+        SCOPED_TRACE(c.level);
+        const std::uint64_t saved = mem.read64(c.addr);
+        mem.write64(c.addr, saved | XD);
+        s.efer = EFER_LME | EFER_LMA;
+        WalkResult r = walk(mem, s, la(1, 2, 3, 4, 0), Access::Fetch);
+        ASSERT_TRUE(r.ok()) << format_walk(r);
+        EXPECT_FALSE(r.no_execute);
+        EXPECT_TRUE(r.permitted);
+        s.efer |= EFER_NXE;
+        r = walk(mem, s, la(1, 2, 3, 4, 0), Access::Fetch);
+        ASSERT_TRUE(r.ok()) << format_walk(r);
+        EXPECT_EQ(r.page_size, 4096u);
+        EXPECT_EQ(r.phys, 0x345000u);  // XD is not an address bit
+        EXPECT_TRUE(r.no_execute);
+        EXPECT_FALSE(r.permitted);
+        EXPECT_TRUE(walk(mem, s, la(1, 2, 3, 4, 0), Access::Read).permitted);
+        mem.write64(c.addr, saved);
+    }
+}
+
+TEST_F(Paging64, PsInAPml4eIsNotAPageSize) {
+    // SDM 4.5.4, Table 4-15: bit 7 of a PML4E is reserved (a 512-GiB page does not
+    // exist). The walker models no reserved-bit faults: it ignores the bit and
+    // walks on through the PDPT it points to.
+    mem.write64(kPml4 + 1 * 8, kPdpt | P | RW | US | PS);
+    WalkResult r = walk(mem, s, la(1, 2, 3, 4, 0x678));
+    ASSERT_TRUE(r.ok()) << format_walk(r);
+    EXPECT_EQ(r.phys, 0x345678u);
+    EXPECT_EQ(r.page_size, 4096u);
+    ASSERT_EQ(r.steps.size(), 4u);
+    EXPECT_FALSE(r.steps[0].large);
+}
+
+TEST_F(Paging64, PhysicalAddressBits51To12) {
+    // SDM 4.5.4: entries hold physical-address bits M-1:12, M up to 52 (MAXPHYADDR).
+    // Bits 51:48 are address bits, in table pointers and in page frames; bits 62:52
+    // (ignored, or protection keys) and 63 (XD) are not.
+    const std::uint64_t high = std::uint64_t{0xf} << 48, ignored = std::uint64_t{0x7ff} << 52;
+    mem.write64(kPt + 9 * 8, high | 0x345000 | P | RW | ignored | XD);
+    WalkResult r = walk(mem, s, la(1, 2, 3, 9, 0x678));
+    ASSERT_TRUE(r.ok()) << format_walk(r);
+    EXPECT_EQ(r.phys, high | 0x345678);
+    // A 1-GiB page at 2^51: only bit 51 and bit 30 set in the address field.
+    mem.write64(kPdpt + 7 * 8, (std::uint64_t{1} << 51) | (std::uint64_t{1} << 30) | P | RW | PS | ignored);
+    r = walk(mem, s, la(1, 7, 0, 0, 0x10));
+    ASSERT_TRUE(r.ok()) << format_walk(r);
+    EXPECT_EQ(r.phys, (std::uint64_t{1} << 51) | (std::uint64_t{1} << 30) | 0x10);
+    // A table pointer with bit 48 set: the next entry is read from above 2^48,
+    // outside RAM, rather than from the low address a 48-bit mask would give.
+    mem.write64(kPd + 6 * 8, (std::uint64_t{1} << 48) | kPt | P | RW);
+    r = walk(mem, s, la(1, 2, 6, 4, 0));
+    EXPECT_EQ(r.failure, WalkFailure::TableOutsideRam);
+    EXPECT_EQ(r.steps.back().entry_addr, (std::uint64_t{1} << 48) | (kPt + 4 * 8));
+}
+
+TEST_F(Paging64, SmepForbidsFetchingFromUserPages) {
+    // SDM 4.6.1: with CR4.SMEP, a supervisor-mode fetch from a user-mode page is
+    // not allowed (whatever XD says); supervisor pages and data reads are fine.
+    mem.write64(kPd + 3 * 8, kPt | P | RW | US);  // the whole path user-accessible
+    ASSERT_TRUE(walk(mem, s, la(1, 2, 3, 4, 0)).user);
+    EXPECT_TRUE(walk(mem, s, la(1, 2, 3, 4, 0), Access::Fetch).permitted);  // SMEP off
+    s.cr4 |= CR4_SMEP;
+    WalkResult r = walk(mem, s, la(1, 2, 3, 4, 0), Access::Fetch);
+    ASSERT_TRUE(r.ok()) << format_walk(r);
+    EXPECT_TRUE(r.user);
+    EXPECT_FALSE(r.permitted);
+    EXPECT_TRUE(walk(mem, s, la(1, 2, 3, 4, 0), Access::Read).permitted);
+    // A supervisor page (U/S clear in the PDE) may be fetched from under SMEP.
+    mem.write64(kPd + 3 * 8, kPt | P | RW);
+    r = walk(mem, s, la(1, 2, 3, 4, 0), Access::Fetch);
+    EXPECT_FALSE(r.user);
+    EXPECT_TRUE(r.permitted);
 }
 
 TEST_F(Paging64, FiveLevelIsReportedUnsupported) {
