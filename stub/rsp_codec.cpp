@@ -149,6 +149,9 @@ void Decoder::feed(std::span<const std::uint8_t> bytes, std::vector<Event>& out)
                 if (c == '$') {
                     // A `$` is never data (it is always escaped), so it means
                     // the sender gave up on the previous frame: resync on it.
+                    // An oversized frame cut short this way is still reported,
+                    // so the sender hears about it (and no byte of it was kept).
+                    if (overflow_) out.emplace_back(BadPacket{BadPacketReason::TooLong});
                     start_frame();
                 } else if (c == '#') {
                     state_ = State::Checksum1;
@@ -167,7 +170,9 @@ void Decoder::feed(std::span<const std::uint8_t> bytes, std::vector<Event>& out)
             case State::Checksum1:
             case State::Checksum2: {
                 if (c == '$') {
-                    start_frame();  // truncated frame: resync as in Body
+                    // Truncated frame: resync as in Body.
+                    if (overflow_) out.emplace_back(BadPacket{BadPacketReason::TooLong});
+                    start_frame();
                     break;
                 }
                 auto digit = hex_digit_value(static_cast<char>(c));

@@ -37,12 +37,16 @@ enum class BadPacketReason : std::uint8_t {
     BadChecksumDigits,  // the two bytes after `#` are not hex
     BadEscape,          // `}` as the last byte of the payload
     BadRunLength,       // `*` first, last, or with a count byte outside 0x20..0x7e
-    TooLong,            // more raw bytes than the decoder's cap
+    TooLong,            // more raw bytes than the decoder's cap (reported at the
+                        // frame's end: its checksum, or a `$` that cuts it short;
+                        // the bytes past the cap are never stored)
 };
 std::string_view describe(BadPacketReason reason);
 
-// A frame that must not be acted on. With acks on the transport replies `-`
-// (gdb then retransmits); in no-ack mode it is dropped.
+// A frame that must not be acted on. A corrupt one (ChecksumMismatch,
+// BadChecksumDigits) is `-` with acks on (gdb then retransmits) and dropped in
+// no-ack mode; one that arrived intact but can never be accepted (TooLong,
+// BadEscape, BadRunLength: a retransmission would be the same) gets an `E` reply.
 struct BadPacket {
     BadPacketReason reason;
     bool operator==(const BadPacket&) const = default;

@@ -38,10 +38,23 @@ void Session::Impl::on_event(const Event& event) {
     if (const auto* packet = std::get_if<Packet>(&event)) return on_packet(*packet);
     if (std::holds_alternative<Ack>(event)) return;  // "Overview": nothing to do on `+`
     if (options.log_packet) options.log_packet("<-", describe(event));
-    if (std::holds_alternative<BadPacket>(event)) {
-        // "Overview": `-` asks gdb to retransmit. Without acks ("Packet
-        // Acknowledgment") a corrupt packet is dropped; the transport is reliable.
-        if (ack_mode) out.bytes += '-';
+    if (const auto* bad = std::get_if<BadPacket>(&event)) {
+        switch (bad->reason) {
+            case BadPacketReason::ChecksumMismatch:
+            case BadPacketReason::BadChecksumDigits:
+                // "Overview": `-` asks gdb to retransmit. Without acks ("Packet
+                // Acknowledgment") a corrupt packet is dropped; the transport is reliable.
+                if (ack_mode) out.bytes += '-';
+                return;
+            case BadPacketReason::TooLong:
+            case BadPacketReason::BadEscape:
+            case BadPacketReason::BadRunLength:
+                // Received whole but unusable: a retransmission would be the same
+                // bytes, so it is acked and refused with an error reply. Without one
+                // the sender would wait for an answer that never comes.
+                if (ack_mode) out.bytes += '+';
+                return error(bad->reason == BadPacketReason::TooLong ? EMSGSIZE : EINVAL);
+        }
         return;
     }
     if (std::holds_alternative<Nack>(event)) {

@@ -70,7 +70,10 @@ void Session::Impl::handle(const XferRead& x) {
     // The layout of the CPU mode when gdb first reads it (at connect time); gdb
     // keeps it for the connection, and RegisterView converts after mode switches.
     std::string xml = target_xml(regs.arch());
-    if (x.offset >= xml.size()) return send("l");  // "l": no more data
+    // As gdbserver's handle_qxfer_features: at the end, "l" with no data; past
+    // it, an error (gdb never asks for that; a confused client must hear so).
+    if (x.offset == xml.size()) return send("l");
+    if (x.offset > xml.size()) return send("E01");
     auto offset = static_cast<std::size_t>(x.offset);
     // The chunk travels escaped (encode_packet escapes `$#}*`); cap its raw
     // size at PacketSize so an honest length never overflows gdb's buffer.

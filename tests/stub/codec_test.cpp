@@ -219,8 +219,18 @@ TEST(Decoder, OversizedFrame) {
     EXPECT_EQ(decode_all(frame(fits + "+-\x03+-\x03") + "+", max), (Events{badp(R::TooLong), Ack{}}));
     // Even with a correct checksum and a bad trailer, it is one TooLong.
     EXPECT_EQ(decode_all("$" + too_big + "#zz$g#67", max), (Events{badp(R::TooLong), pkt("g")}));
-    // A `$` inside the oversized frame resyncs.
-    EXPECT_EQ(decode_all("$" + too_big + "$g#67", max), Events{pkt("g")});
+    // A `$` inside the oversized frame resyncs, and the cut-off frame is still
+    // reported (the sender must get an answer), also with half a checksum.
+    EXPECT_EQ(decode_all("$" + too_big + "$g#67", max), (Events{badp(R::TooLong), pkt("g")}));
+    EXPECT_EQ(decode_all("$" + too_big + "#6$g#67", max), (Events{badp(R::TooLong), pkt("g")}));
+    // A frame within the cap cut off by `$` is dropped silently, as before.
+    EXPECT_EQ(decode_all("$" + fits + "$g#67", max), Events{pkt("g")});
+    // Megabytes without `#`: one TooLong at the next `$`, nothing in between.
+    Decoder d(max);
+    const std::string chunk(64 * 1024, 'x');
+    EXPECT_EQ(d.feed("$"), Events{});
+    for (int i = 0; i < 160; ++i) ASSERT_EQ(d.feed(chunk), Events{});
+    EXPECT_EQ(d.feed("$g#67"), (Events{badp(R::TooLong), pkt("g")}));
 
     // The default cap admits a full 64 KiB payload.
     const std::string big(64 * 1024, 'z');

@@ -40,7 +40,8 @@ public:
     Arch arch_;
     TargetCapabilities caps{true, true, true, false, true, true};  // no read watchpoints
     StopEvent stop{StopEvent::Kind::Signal, 5, 0, 0, {}};
-    std::vector<std::uint8_t> memory;             // at kMemBase
+    std::vector<std::uint8_t> memory;             // at mem_base
+    std::uint64_t mem_base = kMemBase;            // e.g. the top 64 KiB of the address space
     std::vector<std::vector<std::uint8_t>> regs;  // one byte vector per regnum
     std::set<std::tuple<BreakpointKind, std::uint64_t, std::uint64_t>> breakpoints;
     TargetStatus breakpoint_status;               // returned instead of OK when not ok
@@ -102,16 +103,16 @@ public:
     // Reads stop at the end of the fake memory; nothing outside it is mapped.
     std::size_t read_memory(std::uint64_t addr, std::span<std::uint8_t> out) override {
         calls.push_back("read_memory");
-        if (addr < kMemBase || addr - kMemBase >= kMemSize) return 0;
-        std::size_t off = static_cast<std::size_t>(addr - kMemBase);
+        if (addr < mem_base || addr - mem_base >= kMemSize) return 0;
+        std::size_t off = static_cast<std::size_t>(addr - mem_base);
         std::size_t n = std::min(out.size(), kMemSize - off);
         std::copy_n(memory.begin() + static_cast<std::ptrdiff_t>(off), n, out.begin());
         return n;
     }
     std::size_t write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) override {
         calls.push_back("write_memory");
-        if (addr < kMemBase || addr - kMemBase >= kMemSize) return 0;
-        std::size_t off = static_cast<std::size_t>(addr - kMemBase);
+        if (addr < mem_base || addr - mem_base >= kMemSize) return 0;
+        std::size_t off = static_cast<std::size_t>(addr - mem_base);
         std::size_t n = std::min(in.size(), kMemSize - off);
         std::copy_n(in.begin(), n, memory.begin() + static_cast<std::ptrdiff_t>(off));
         return n;

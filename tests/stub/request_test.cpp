@@ -171,8 +171,8 @@ TEST(ParseRequest, MalformedPackets) {
         "qRcmd", "qRcmd,zz", "qRcmd,abc", "qRcmd:7265",
         "qSymbol", "qSymbol:", "qSymbol:zz:6d", "qSymbol::zz", "qSymbol::6",
         // breakpoints
-        "Z", "Zx", "Z5,0,1", "Z9,0,1", "Z00,0,1", "Z0", "Z0,", "Z0,1", "Z0,1,", "Z0,zz,1", "Z0,1,zz",
-        "Z0,fffffffffffffffff,1", "z", "z5,0,1", "z0,1", "z0,1,1;X1,27",
+        "Z", "Z,0,1", "z,1,1", "Z0", "Z0,", "Z0,1", "Z0,1,", "Z0,zz,1", "Z0,1,zz",
+        "Z0,fffffffffffffffff,1", "z", "z0,1", "z0,1,1;X1,27",
         "Z0,1,1;Y", "Z0,1,1;X", "Z0,1,1;X1", "Z0,1,1;X2,27", "Z0,1,1;X1,zz", "Z0,1,1;Xzz,00",
         "Z0,1,1;X1,2700",
     };
@@ -192,7 +192,10 @@ TEST(ParseRequest, UnsupportedPackets) {
                                 "vFile:open:2f,0,0", "vRun;", "vAttach;1", "QNonStop:1", "qL1200",
                                 "qXfer:features:write:target.xml:0:abc", "A", "b", "B", "i", "R00",
                                 "r", "t", "\x03", "qfThreadInfoX", "vContinue", "vContc", "vKillx",
-                                "vKill1"}) {
+                                "vKill1",
+                                // "Packets", Z: an unrecognized type gets an empty reply
+                                "Z5,0,1", "z9,0,1", "Z9", "Zx", "zq,0,1", "Z00,0,1", "Z10,1000,1",
+                                "z5,0,1;X1,27"}) {
         SCOPED_TRACE(c);
         Request got = parse_request(c);
         EXPECT_TRUE(std::holds_alternative<Unsupported>(got)) << "got " << show(got);

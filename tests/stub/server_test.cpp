@@ -235,6 +235,31 @@ TEST_F(ServerFixture, DroppedConnectionLeavesTargetStoppedAndAcceptsAgain) {
     EXPECT_FALSE(server->result());
 }
 
+// Each connection negotiates its own features: the second gdb did not say
+// swbreak+, so its stop replies must not carry swbreak: (gdb's manual: "should
+// not be sent by default").
+TEST_F(ServerFixture, AReconnectingGdbStartsWithoutTheOldOnesFeatures) {
+    target.stop = StopEvent{StopEvent::Kind::SoftwareBreak, 5, 0, 0, {}};
+    start();
+    {
+        Client first(address());
+        first.send(frame("qSupported:swbreak+;hwbreak+"));
+        EXPECT_NE(first.read_packet().find("swbreak+"), std::string::npos);
+        first.send(frame("?"));
+        std::string reply = first.read_packet();
+        EXPECT_NE(reply.find(";swbreak:;"), std::string::npos) << reply;
+    }
+    std::string reply;
+    for (int attempt = 0; attempt < 50; ++attempt) {
+        Client second(address());  // may race the first's close: retried
+        second.send(frame("?"));
+        reply = second.read_packet();
+        if (!second.eof()) break;
+    }
+    EXPECT_TRUE(reply.starts_with("+$T05thread:1;")) << reply;
+    EXPECT_EQ(reply.find("swbreak"), std::string::npos) << reply;
+}
+
 TEST_F(ServerFixture, StopFromAnotherThreadBecomesAStopReply) {
     target.stop_after = 20ms;
     start();

@@ -73,6 +73,32 @@ TEST_F(DataTest, ReadMemoryLimits) {
     EXPECT_EQ(send("m10000,81"), pkt("E16"));
 }
 
+// The last byte of the address space is an address like any other: only a
+// range that wraps past 2^64 is refused.
+TEST_F(DataTest, TheLastByteOfTheAddressSpace) {
+    t().mem_base = 0xffffffffffff0000;  // the top 64 KiB: memory[i] == i & 0xff
+    EXPECT_EQ(send("mffffffffffffffff,1"), pkt("ff"));
+    EXPECT_EQ(send("mfffffffffffffffe,2"), pkt("feff"));
+    EXPECT_EQ(send("mfffffffffffffffe,3"), pkt("E16"));
+    EXPECT_EQ(send("Mffffffffffffffff,1:5a"), pkt("OK"));
+    EXPECT_EQ(t().memory.back(), 0x5a);
+    EXPECT_EQ(send("Xffffffffffffffff,1:a"), pkt("OK"));
+    EXPECT_EQ(t().memory.back(), 'a');
+    EXPECT_EQ(send("Xffffffffffffffff,2:ab"), pkt("E16"));
+    EXPECT_EQ(t().memory.back(), 'a');
+}
+
+// PacketSize caps what one M or X may write, whatever fits in a frame.
+TEST_F(DataTest, WritesLargerThanPacketSizeAreRefused) {
+    start({.max_packet = 0x10, .log_packet = {}});
+    no_ack();
+    EXPECT_EQ(send("M10000,10:" + std::string(0x20, '7')), pkt("OK"));
+    EXPECT_EQ(send("M10000,11:" + std::string(0x22, '5')), pkt("E16"));
+    EXPECT_EQ(send("X10000,11:" + std::string(0x11, 'x')), pkt("E16"));
+    EXPECT_EQ(t().memory[0x10], 0x10);  // nothing past the first 16 bytes was written
+    EXPECT_EQ(t().memory[0], 0x77);
+}
+
 TEST_F(DataTest, WriteMemoryHex) {
     EXPECT_EQ(send("M10000,2:abcd"), pkt("OK"));
     EXPECT_EQ(t().memory[0], 0xab);
@@ -114,6 +140,16 @@ TEST_F(DataTest, UnsupportedBreakpointsGetEmptyReplies) {
     EXPECT_EQ(t().calls.back(), "insert_breakpoint 1");
 }
 
+// "Packets", Z: "A remote target shall return an empty string for an
+// unrecognized breakpoint or watchpoint packet type."
+TEST_F(DataTest, UnknownBreakpointTypesGetEmptyReplies) {
+    for (const char* p : {"Z5,10010,1", "z9,10010,1", "Z9", "Zx,10010,1", "Z10,10010,1"}) {
+        EXPECT_EQ(send(p), pkt("")) << p;
+    }
+    EXPECT_TRUE(t().calls.empty());
+    EXPECT_EQ(send("Z,10010,1"), pkt("E16"));  // no type at all is malformed
+}
+
 TEST_F(DataTest, BreakpointErrorsCarryTheirErrno) {
     t().breakpoint_status = TargetStatus::error(ENOSPC, "all four debug registers in use");
     EXPECT_EQ(send("Z2,10010,4"), pkt("E1c"));
@@ -136,6 +172,17 @@ TEST_F(DataTest, TargetXmlInChunks) {
     EXPECT_EQ(all, xml);
     EXPECT_EQ(send("qXfer:features:read:target.xml:" + format_hex_u64(xml.size()) + ",20"), pkt("l"));
     EXPECT_EQ(send("qXfer:features:read:i386-64bit.xml:0,20"), pkt("E00"));
+}
+
+// gdbserver (handle_qxfer_features): offset == length is the end ("l"), offset
+// beyond it an error, never a quiet "l".
+TEST_F(DataTest, TargetXmlOffsetPastTheEndIsAnError) {
+    std::string xml = target_xml(Arch::X86_64);
+    EXPECT_EQ(send("qXfer:features:read:target.xml:" + format_hex_u64(xml.size()) + ",1"), pkt("l"));
+    EXPECT_EQ(send("qXfer:features:read:target.xml:" + format_hex_u64(xml.size() + 1) + ",20"), pkt("E01"));
+    EXPECT_EQ(send("qXfer:features:read:target.xml:ffffffffffffffff,20"), pkt("E01"));
+    EXPECT_EQ(send("qXfer:features:read:target.xml:" + format_hex_u64(xml.size() - 1) + ",20"),
+              pkt("l" + xml.substr(xml.size() - 1)));
 }
 
 TEST_F(DataTest, TargetXmlFollowsTheMode) {

@@ -206,6 +206,27 @@ TEST_F(SessionTest, ThreadPackets) {
     EXPECT_EQ(send("qAttached"), pkt("1"));
 }
 
+// "Packets", T and thread-id syntax: 0 (any) and -1 (all) are not a thread that
+// can be alive; with multiprocess ids the pid counts too (ours is 1).
+TEST_F(SessionTest, ThreadIdsNameOurPidAndOneThread) {
+    no_ack();
+    EXPECT_EQ(send("T0"), pkt("E03"));
+    EXPECT_EQ(send("T-1"), pkt("E03"));
+    EXPECT_EQ(send("Tp1.1"), pkt("OK"));
+    EXPECT_EQ(send("Tp2.1"), pkt("E03"));
+    EXPECT_EQ(send("Tp1.2"), pkt("E03"));
+    EXPECT_EQ(send("Tp1.0"), pkt("E03"));
+    EXPECT_EQ(send("Hgp1.1"), pkt("OK"));
+    EXPECT_EQ(send("Hgp2.1"), pkt("E03"));
+    EXPECT_EQ(send("Hcp2.-1"), pkt("E03"));
+    EXPECT_EQ(send("Hgp-1.-1"), pkt("OK"));
+    EXPECT_EQ(send("qThreadExtraInfo,p2.1"), pkt("E03"));
+    EXPECT_EQ(send("vCont;c:p2.1"), pkt("E16"));
+    EXPECT_FALSE(session->target_running());
+    EXPECT_EQ(send("vCont;c:p1.1"), "");
+    EXPECT_TRUE(session->target_running());
+}
+
 TEST_F(SessionTest, EmptyRepliesForWhatWeDoNotOffer) {
     for (const char* p : {"qOffsets", "qSymbol::", "vMustReplyEmpty", "qTStatus", "vFile:open:6a", "!",
                           "QThreadEvents:1", "qXfer:auxv:read::0,100"}) {
@@ -215,7 +236,7 @@ TEST_F(SessionTest, EmptyRepliesForWhatWeDoNotOffer) {
 
 TEST_F(SessionTest, MalformedPacketGetsEinvalAndSessionGoesOn) {
     EXPECT_EQ(send("m10000"), acked("E16"));
-    EXPECT_EQ(send("Zq,0,1"), acked("E16"));
+    EXPECT_EQ(send("Z0,q,1"), acked("E16"));
     EXPECT_EQ(send("qC"), acked("QC1"));
 }
 
@@ -290,6 +311,63 @@ TEST_F(SessionTest, DisconnectWhileStoppedRemovesTheOldGdbsBreakpoints) {
     session->on_disconnect();
     EXPECT_EQ(t().calls.back(), "remove_all_breakpoints");
     EXPECT_FALSE(session->target_running());
+}
+
+// A new gdb has said nothing about swbreak/hwbreak until its own qSupported:
+// the old gdb's features must not leak into the new connection's stop replies.
+TEST_F(StopTest, ANewConnectionStartsWithoutTheOldGdbsFeatures) {
+    supported();
+    no_ack();
+    t().stop = {StopEvent::Kind::SoftwareBreak, 5, 0, 0, {}};
+    EXPECT_EQ(send("?"), pkt(std::string("T05thread:1;swbreak:;") + kExpedited64));
+    session->on_disconnect();
+    EXPECT_EQ(send("?"), acked(std::string("T05thread:1;") + kExpedited64));
+    t().stop = {StopEvent::Kind::HardwareBreak, 5, 0, 0, {}};
+    EXPECT_EQ(send("?"), acked(std::string("T05thread:1;") + kExpedited64));
+    supported();
+    EXPECT_EQ(send("?"), acked(std::string("T05thread:1;hwbreak:;") + kExpedited64));
+    // And a qSupported without them turns them off again.
+    send("qSupported:multiprocess+");
+    EXPECT_EQ(send("?"), acked(std::string("T05thread:1;") + kExpedited64));
+}
+
+TEST_F(StopTest, ANewConnectionAfterARunningOneStartsWithoutItsFeatures) {
+    supported();
+    no_ack();
+    send("vCont;c");
+    session->on_disconnect();
+    EXPECT_EQ(deliver({StopEvent::Kind::SoftwareBreak, 5, 0, 0, {}}), "");
+    t().stop = {StopEvent::Kind::SoftwareBreak, 5, 0, 0, {}};
+    EXPECT_EQ(send("?"), acked(std::string("T05thread:1;") + kExpedited64));
+}
+
+// Frames that arrived whole but can never be accepted get an E reply, in both
+// ack modes (a `-` would only make gdb resend the same bytes; silence would
+// leave it waiting for its timeout). Corrupt ones stay `-` / dropped.
+TEST_F(SessionTest, OverlongPacketsGetAnErrorReply) {
+    start({.max_packet = 0x10, .log_packet = {}});
+    const std::string big(0x10 + 1024 + 1, 'q');  // past the decoder's cap
+    EXPECT_EQ(raw(pkt(big)).bytes, "+" + pkt("E5a"));
+    EXPECT_EQ(send("qC"), acked("QC1"));
+    no_ack();
+    EXPECT_EQ(raw(pkt(big)).bytes, pkt("E5a"));
+    // No `#` at all: the bytes are discarded up to the next `$`, then answered.
+    std::string stream(10 * 1024 * 1024, 'm');
+    EXPECT_EQ(raw("$" + stream).bytes, "");
+    EXPECT_EQ(raw(pkt("qC")).bytes, pkt("E5a") + pkt("QC1"));
+    EXPECT_EQ(send("qC"), pkt("QC1"));
+}
+
+TEST_F(SessionTest, BadEscapesAndRunLengthsGetAnErrorReply) {
+    std::string body = "X10000,1:}";
+    EXPECT_EQ(raw("$" + body + "#00").bytes, "-");  // corrupt (bad sum): gdb resends
+    char sum[3];
+    std::snprintf(sum, sizeof sum, "%02x", checksum(body));
+    EXPECT_EQ(raw("$" + body + "#" + sum).bytes, "+" + pkt("E16"));
+    EXPECT_EQ(raw("$*a#" + std::string("8b")).bytes, "+" + pkt("E16"));
+    no_ack();
+    EXPECT_EQ(raw("$" + body + "#" + sum).bytes, pkt("E16"));
+    EXPECT_EQ(send("qC"), pkt("QC1"));
 }
 
 TEST_F(SessionTest, LogsEveryPacketInAndOut) {
