@@ -193,10 +193,7 @@ void Server::Impl::listen() {
 }
 
 void Server::Impl::start() {
-    options.announce("listening on " + local + "\n");
-    if (exposed)
-        options.log("kvmgdb: warning: anyone who can reach " + local +
-                    " gets full control of the guest (no authentication)\n");
+    // Signals first: whoever reacts to the announcement may send SIGINT at once.
     if (options.handle_signals) {
         signals.add(SIGINT);
         signals.add(SIGTERM);
@@ -204,6 +201,10 @@ void Server::Impl::start() {
             if (auto self = weak.lock(); self && !ec) self->shutdown(sig);
         });
     }
+    options.announce("listening on " + local + "\n");
+    if (exposed)
+        options.log("kvmgdb: warning: anyone who can reach " + local +
+                    " gets full control of the guest (no authentication)\n");
     spawn(accept_loop());
 }
 
