@@ -7,10 +7,12 @@
 
 #include <cstdio>
 #include <memory>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "cli/listen_check.hpp"
 #include "cli/options.hpp"
 #include "debug/kvm_target.hpp"
 #include "stub/listen_address.hpp"
@@ -58,7 +60,9 @@ debug::TargetOptions target_options(const CliOptions& options) {
 }
 
 // --listen: the guest waits at its entry for gdb; the io thread serves gdb while the
-// KVM target runs the vCPU on its own thread (docs/gdb.md).
+// KVM target runs the vCPU on its own thread (docs/gdb.md). The address and the
+// packet log are command-line values: checked before the guest and KVM, and a
+// problem with them is status 2 (a port in use included).
 int run_debug_server(const CliOptions& options) {
     stub::ServerOptions server_options;
     try {
@@ -67,7 +71,18 @@ int run_debug_server(const CliOptions& options) {
         std::fprintf(stderr, "kvmgdb: --listen: %s\n", e.what());
         return kExitBadInput;
     }
-    if (options.log_packets) server_options.session.log_packet = stub::open_packet_log(*options.log_packets);
+    if (auto problem = listen_problem(server_options.address)) {
+        std::fprintf(stderr, "kvmgdb: --listen: %s\n", problem->c_str());
+        return kExitBadInput;
+    }
+    if (options.log_packets) {
+        try {
+            server_options.session.log_packet = stub::open_packet_log(*options.log_packets);
+        } catch (const std::system_error& e) {
+            std::fprintf(stderr, "kvmgdb: --log-packets: %s\n", e.what());
+            return kExitBadInput;
+        }
+    }
 
     auto machine = std::make_unique<Machine>(options.guest, [](std::string_view s) { write_all(1, s); },
                                              [](std::string_view s) { write_all(2, s); });
@@ -77,10 +92,16 @@ int run_debug_server(const CliOptions& options) {
     debug::KvmTarget target(std::move(machine), target_options(options));
     std::optional<stub::ServerResult> result;
     {
-        stub::Server server(io, target, std::move(server_options));
-        server.start();
+        std::optional<stub::Server> server;
+        try {
+            server.emplace(io, target, std::move(server_options));
+        } catch (const std::system_error& e) {  // taken since listen_problem() looked
+            std::fprintf(stderr, "kvmgdb: --listen: %s\n", e.what());
+            return kExitBadInput;
+        }
+        server->start();
         io.run();
-        result = server.result();
+        result = server->result();
     }
     if (!result) return kExitHostError;  // io ran out of work without an ending: a bug
     using Kind = stub::ServerResult::Kind;

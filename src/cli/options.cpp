@@ -51,6 +51,7 @@ std::uint64_t parse_size(std::string_view text) {
         case 'K': unit = 1ull << 10; break;
         case 'M': unit = 1ull << 20; break;
         case 'G': unit = 1ull << 30; break;
+        case 'T': unit = 1ull << 40; break;
         default: break;
         }
         if (unit != 1) digits.remove_suffix(1);
@@ -140,7 +141,11 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         g.mode = parse_cpu_mode(name);
         if (!g.mode) throw UsageError("unknown --mode '" + name + "' (expected real, protected, paged32 or long)");
     }
-    g.memory = parse_size(vm["memory"].as<std::string>());
+    const auto memory = vm["memory"].as<std::string>();
+    g.memory = parse_size(memory);
+    if (g.memory < kMinMemory || g.memory > kMaxMemory || g.memory % kPageSize != 0)
+        throw UsageError("--memory '" + memory +
+                         "': guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB");
     auto format = vm["format"].as<std::string>();
     if (format == "raw") g.format = ImageFormat::Raw;
     else if (format != "elf") throw UsageError("unknown --format '" + format + "' (expected elf or raw)");

@@ -310,10 +310,12 @@ void load_image(const GuestImage& image, std::span<const std::uint8_t> file, Gue
     for (std::size_t k = 0; k < image.segments.size(); ++k) {
         const LoadSegment& s = image.segments[k];
         std::uint64_t file_end = 0;
-        if (__builtin_add_overflow(s.offset, s.filesz, &file_end) || file_end > file.size() ||
-            s.filesz > s.memsz)
+        if (__builtin_add_overflow(s.offset, s.filesz, &file_end) || file_end > file.size())
             fail(image.name, "segment bytes " + range(s.offset, s.filesz) +
                                  " are not inside the file (" + hex(file.size()) + " bytes)");
+        if (s.filesz > s.memsz)
+            fail(image.name, "segment " + range(s.paddr, s.memsz) + " is smaller than its " +
+                                 hex(s.filesz) + " file bytes");
         if (!mem.contains(s.paddr, s.memsz))
             fail(image.name, "segment " + range(s.paddr, s.memsz) +
                                  " lies outside guest RAM (" + human_size(mem.size()) + ")");
@@ -325,8 +327,22 @@ void load_image(const GuestImage& image, std::span<const std::uint8_t> file, Gue
     }
 }
 
+namespace {
+
+const char* file_kind(mode_t mode) {
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISSOCK(mode)) return "a socket";
+    return "an unusual file type";
+}
+
+}  // namespace
+
 std::vector<std::uint8_t> read_file(const std::string& path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a FIFO with no writer must not hang kvmgdb; a FIFO or a
+    // device is then refused below (it has no size, and /dev/zero never ends).
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) fail_errno(path, errno);
 
     struct Closer {
@@ -337,12 +353,14 @@ std::vector<std::uint8_t> read_file(const std::string& path) {
     struct stat st {};
     if (::fstat(fd, &st) != 0) fail_errno(path, errno);
     if (S_ISDIR(st.st_mode)) fail_errno(path, EISDIR);
-    if (S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) > kMaxFileSize)
+    if (!S_ISREG(st.st_mode))
+        fail(path, std::string("not a regular file (") + file_kind(st.st_mode) + ")");
+    if (static_cast<std::uint64_t>(st.st_size) > kMaxFileSize)
         fail(path, "file is too large (" + dec(static_cast<std::uint64_t>(st.st_size)) +
                        " bytes; the limit is 4 GiB)");
 
     std::vector<std::uint8_t> out;
-    if (S_ISREG(st.st_mode)) out.reserve(static_cast<std::size_t>(st.st_size));
+    out.reserve(static_cast<std::size_t>(st.st_size));
     std::uint8_t buf[64 * 1024];
     for (;;) {
         const ssize_t n = ::read(fd, buf, sizeof buf);

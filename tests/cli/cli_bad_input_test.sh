@@ -23,4 +23,58 @@ expect "ELF32 in long mode" 2 '' "hello-protected.elf: a 32-bit ELF .*cannot sta
 expect "segment outside RAM" 2 '' "high-long.elf: .*outside guest RAM" -- "$kvmgdb" --memory 8M "$guests/high-long.elf"
 expect "real mode entry above 1 MiB" 2 '' "hello-protected.elf: entry point 0x100000 is above 1 MiB" -- "$kvmgdb" --mode real "$guests/hello-protected.elf"
 expect "raw without load address" 2 '' "--format raw needs --load-addr" -- "$kvmgdb" --format raw "$guests/hello-long.elf"
+
+# The harness itself: '' means "must be empty", so both checks in the subshell
+# must fail (their report lines are discarded; the counts tell).
+if ( passed=0 failed=0
+     expect "'' refuses stdout" 0 '' '' -- echo something
+     expect "'' refuses stderr" 0 '' '' -- sh -c 'echo oops >&2'
+     [ "$failed" -eq 2 ] && [ "$passed" -eq 0 ] ) >/dev/null; then
+  passed=$((passed + 1)); echo "ok   harness: '' means the output must be empty"
+else
+  failed=$((failed + 1)); echo "FAIL harness: '' accepted some output"
+fi
+
+# Bad values: one line naming the value and the problem, status 2, before KVM.
+hello=$guests/hello-long.elf
+expect "--memory 0" 2 '' "^kvmgdb: --memory '0': guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB$" -- "$kvmgdb" --memory 0 "$hello"
+expect "--memory 1T" 2 '' "^kvmgdb: --memory '1T': .*between 1 MiB and 3 GiB$" -- "$kvmgdb" --memory 1T "$hello"
+expect "--memory not a multiple of 4 KiB" 2 '' "^kvmgdb: --memory '1025K': guest RAM must be a multiple of 4 KiB" -- "$kvmgdb" --memory 1025K "$hello"
+expect "--memory 1M is accepted (the file is the problem)" 2 '' "^kvmgdb: .*nowhere.elf: No such file" -- "$kvmgdb" --memory 1M "$tmp/nowhere.elf"
+expect "malformed --listen" 2 '' "^kvmgdb: --listen: invalid listen address 'foo': no port" -- "$kvmgdb" --listen foo "$hello"
+expect "--listen port out of range" 2 '' "^kvmgdb: --listen: invalid listen address ':99999': port must be a number from 0 to 65535$" -- "$kvmgdb" --listen :99999 "$hello"
+expect "--listen unix: without a path" 2 '' "^kvmgdb: --listen: invalid listen address 'unix:': no socket path" -- "$kvmgdb" --listen unix: "$hello"
+expect "--listen on an address of no interface" 2 '' "^kvmgdb: --listen: cannot listen on 192\.0\.2\.1:0: Cannot assign requested address$" -- "$kvmgdb" --listen 192.0.2.1:0 "$hello"
+expect "--listen in a directory that does not exist" 2 '' "^kvmgdb: --listen: cannot listen on unix:/proc/x/sock: No such file or directory$" -- "$kvmgdb" --listen unix:/proc/x/sock "$hello"
+expect "--listen over a file that is not a socket" 2 '' "^kvmgdb: --listen: cannot listen on unix:$tmp/text.elf: the path exists and is not a socket$" -- "$kvmgdb" --listen "unix:$tmp/text.elf" "$hello"
+[ -f "$tmp/text.elf" ] || { failed=$((failed + 1)); echo "FAIL --listen removed the file that is not a socket"; }
+expect "--log-packets into a missing directory" 2 '' "^kvmgdb: --log-packets: cannot open packet log /proc/x/log: No such file or directory$" -- "$kvmgdb" --listen :0 --log-packets /proc/x/log "$hello"
+
+# A port somebody listens on: python3 holds it and says which (no sleeps: the
+# read waits for its line).
+coproc holder { exec python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); sys.stdin.read()'; }
+if read -r -t 30 port <&"${holder[0]}"; then
+  expect "--listen on a port in use" 2 '' "^kvmgdb: --listen: cannot listen on 127\.0\.0\.1:$port: Address already in use$" -- "$kvmgdb" --listen ":$port" "$hello"
+else
+  failed=$((failed + 1)); echo "FAIL no port from the python3 holder"
+fi
+exec {holder[1]}>&-
+wait "$holder_PID"
+
+# Hostile guest files. timeout: a FIFO must be refused, not read (open blocks
+# until a writer comes, which here never does).
+mkdir "$tmp/dir.elf"
+mkfifo "$tmp/fifo.elf"
+: >"$tmp/empty.elf"
+expect "missing file: the whole line" 2 '' "^kvmgdb: $tmp/nowhere.elf: No such file or directory$" -- "$kvmgdb" "$tmp/nowhere.elf"
+expect "directory" 2 '' "^kvmgdb: $tmp/dir.elf: Is a directory$" -- "$kvmgdb" "$tmp/dir.elf"
+expect "FIFO, without blocking" 2 '' "^kvmgdb: $tmp/fifo.elf: not a regular file \(a FIFO\)$" -- timeout 20 "$kvmgdb" "$tmp/fifo.elf"
+expect "FIFO with --listen" 2 '' "^kvmgdb: $tmp/fifo.elf: not a regular file \(a FIFO\)$" -- timeout 20 "$kvmgdb" --listen "unix:$tmp/g.sock" "$tmp/fifo.elf"
+[ ! -e "$tmp/g.sock" ] || { failed=$((failed + 1)); echo "FAIL the trial socket $tmp/g.sock was left behind"; }
+expect "character device" 2 '' "^kvmgdb: /dev/zero: not a regular file \(a character device\)$" -- timeout 20 "$kvmgdb" /dev/zero
+expect "0-byte ELF" 2 '' "^kvmgdb: $tmp/empty.elf: empty file \(0 bytes\)$" -- "$kvmgdb" "$tmp/empty.elf"
+expect "0-byte raw image" 2 '' "^kvmgdb: $tmp/empty.elf: empty file \(0 bytes\)$" -- "$kvmgdb" --format raw --load-addr 0x100000 "$tmp/empty.elf"
 finish

@@ -5,16 +5,27 @@ failed=0
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
+# matches FILE REGEX: some line of FILE matches REGEX (grep -E); an empty REGEX
+# means FILE must be empty (grep -E '' would match any line at all).
+matches() {
+  if [ -z "$2" ]; then [ ! -s "$1" ]; else grep -Eq -- "$2" "$1"; fi
+}
+
 # expect NAME STATUS STDOUT_REGEX STDERR_REGEX -- CMD...
+# STDOUT_REGEX / STDERR_REGEX: '' means that output must be empty.
 expect() {
   local name=$1 want_status=$2 want_out=$3 want_err=$4
+  if [ "$#" -lt 6 ] || [ "$5" != -- ]; then
+    echo "expect: '$name': usage: expect NAME STATUS STDOUT_REGEX STDERR_REGEX -- CMD..." >&2
+    exit 2
+  fi
   shift 5
   "$@" >"$tmp/out" 2>"$tmp/err" </dev/null
   local status=$?
   local ok=1
   [ "$status" -eq "$want_status" ] || ok=0
-  grep -Eq -- "$want_out" "$tmp/out" || { [ -z "$want_out" ] && [ ! -s "$tmp/out" ]; } || ok=0
-  grep -Eq -- "$want_err" "$tmp/err" || { [ -z "$want_err" ] && [ ! -s "$tmp/err" ]; } || ok=0
+  matches "$tmp/out" "$want_out" || ok=0
+  matches "$tmp/err" "$want_err" || ok=0
   if [ $ok -eq 1 ]; then
     passed=$((passed + 1)); echo "ok   $name"
   else

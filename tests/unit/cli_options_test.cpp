@@ -12,6 +12,22 @@ TEST(ParseSize, Suffixes) {
     EXPECT_EQ(parse_size("2MiB"), 2u << 20);
     EXPECT_EQ(parse_size("1G"), 1ull << 30);
     EXPECT_EQ(parse_size("3GB"), 3ull << 30);
+    EXPECT_EQ(parse_size("1T"), 1ull << 40);
+}
+
+TEST(CommandLine, MemoryOutsideTheRangeNamesTheValue) {
+    for (const char* bad : {"0", "4K", "1023K", "1025K", "3073M", "4G", "1T"}) {
+        try {
+            parse_command_line({"--memory", bad, "g.elf"});
+            ADD_FAILURE() << bad << " accepted";
+        } catch (const UsageError& e) {
+            EXPECT_EQ(std::string(e.what()), std::string("--memory '") + bad +
+                                                 "': guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB");
+        }
+    }
+    EXPECT_EQ(parse_command_line({"--memory", "1M", "g.elf"}).guest.memory, 1u << 20);
+    EXPECT_EQ(parse_command_line({"--memory", "3G", "g.elf"}).guest.memory, 3ull << 30);
+    EXPECT_EQ(parse_command_line({"--memory", "1028K", "g.elf"}).guest.memory, 1028u << 10);
 }
 
 TEST(ParseSize, Rejects) {

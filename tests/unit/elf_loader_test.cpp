@@ -2,6 +2,7 @@
 #include "loader/elf_loader.hpp"
 
 #include <elf.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstddef>
@@ -479,10 +480,21 @@ TEST(ElfLoaderErrors, SegmentFileRangeOverflows) {
 }
 
 TEST(ElfLoaderErrors, FileszLargerThanMemsz) {
-    const Elf e = two_segments(true);
-    auto f = e.build();
-    e.set_ph(f, 1, Elf::Field::Memsz, 0x10);
-    EXPECT_PARSE_ERROR(f, "segment 1 has p_filesz 0x20 larger than p_memsz 0x10");
+    // Both classes (the check is on the widened header), a segment a byte too small
+    // and one with p_memsz 0 (which would otherwise be skipped as empty).
+    for (bool is64 : {true, false}) {
+        SCOPED_TRACE(is64 ? "ELF64" : "ELF32");
+        const Elf e = two_segments(is64);
+        auto f = e.build();
+        e.set_ph(f, 1, Elf::Field::Memsz, 0x10);
+        EXPECT_PARSE_ERROR(f, "segment 1 has p_filesz 0x20 larger than p_memsz 0x10");
+        f = e.build();
+        e.set_ph(f, 0, Elf::Field::Memsz, 0x3f);
+        EXPECT_PARSE_ERROR(f, "segment 0 has p_filesz 0x40 larger than p_memsz 0x3f");
+        f = e.build();
+        e.set_ph(f, 1, Elf::Field::Memsz, 0);
+        EXPECT_PARSE_ERROR(f, "segment 1 has p_filesz 0x20 larger than p_memsz 0x0");
+    }
 }
 
 TEST(ElfLoaderErrors, SegmentOutsideRam) {
@@ -650,6 +662,26 @@ TEST(LoadImage, RejectsMismatchedFileOrRam) {
     }
 }
 
+TEST(LoadImage, RejectsASegmentWithMoreFileBytesThanMemory) {
+    // A GuestImage that did not come from parse_elf: copying filesz bytes into a
+    // memsz-byte segment would write past it, and memsz - filesz would wrap.
+    const Elf e = two_segments(false);
+    const auto file = e.build();
+    GuestImage img = parse_elf(file, kName, kRam);
+    img.segments[1].memsz = 0x10;  // filesz is 0x20
+    GuestMemory mem(2ull << 20);
+    mem.fill(0, mem.size(), 0xAA);
+    try {
+        load_image(img, file, mem);
+        ADD_FAILURE() << "load_image did not throw";
+    } catch (const ImageError& err) {
+        EXPECT_CONTAINS(std::string(err.what()), "guest.elf: segment [0x101000, +0x10) is smaller than its 0x20 file bytes");
+    }
+    // Checked before anything is copied: no segment was written.
+    EXPECT_EQ(mem.read8(0x100000), 0xAA);
+    EXPECT_EQ(mem.read8(0x101000), 0xAA);
+}
+
 // ---------------------------------------------------------------------------
 // read_file.
 
@@ -671,6 +703,23 @@ TEST(ReadFile, MissingFile) {
 
 TEST(ReadFile, Directory) {
     EXPECT_CONTAINS(read_error("/"), "/: Is a directory");
+}
+
+TEST(ReadFile, FifoIsRefusedWithoutBlocking) {
+    // No writer ever opens this FIFO: a blocking open would hang here for good.
+    char dir[] = "/tmp/kvmgdb_elf_test_XXXXXX";
+    ASSERT_NE(::mkdtemp(dir), nullptr);
+    const std::string path = std::string(dir) + "/guest.fifo";
+    ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+    const std::string msg = read_error(path);
+    ::unlink(path.c_str());
+    ::rmdir(dir);
+    EXPECT_EQ(msg, path + ": not a regular file (a FIFO)");
+}
+
+TEST(ReadFile, CharacterDeviceIsRefused) {
+    // /dev/zero would otherwise be read until the 4 GiB limit.
+    EXPECT_EQ(read_error("/dev/zero"), "/dev/zero: not a regular file (a character device)");
 }
 
 TEST(ReadFile, ReadsWholeFile) {
