@@ -24,8 +24,11 @@ std::optional<int> PortBus::out(std::uint16_t port, std::uint8_t size, std::span
         return std::nullopt;
     }
     if (port == kExitPort) {
-        if (!data.empty()) return data.back();
-        return 0;
+        // The status is the low byte of the (last) value written, whatever its width:
+        // kvm-unit-tests end with `outl(status, 0xf4)`, and QEMU's isa-debug-exit reads
+        // it the same way. data holds count values of `size` bytes, little-endian.
+        if (size == 0 || data.size() < size) return 0;
+        return data[data.size() - size];
     }
     if (port >= kCom1Base && port < kCom1Base + 8) {
         for (std::size_t i = 0; i < data.size(); i += size) uart_out(port - kCom1Base, data[i]);

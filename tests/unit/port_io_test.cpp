@@ -37,6 +37,18 @@ TEST(PortBus, ExitPortReturnsTheByte) {
     EXPECT_EQ(b.out8(0xf4, 0), 0);
 }
 
+// kvm-unit-tests end with `outl(status, 0xf4)`: the status is the low byte of the
+// value, not its high byte, for every width and for the last of a `rep outs`.
+TEST(PortBus, ExitPortTakesTheLowByteOfAWideWrite) {
+    Bus b;
+    const std::array<std::uint8_t, 4> outl{0x03, 0x00, 0x00, 0x00};  // outl(3)
+    EXPECT_EQ(b.bus.out(0xf4, 4, outl), 3);
+    const std::array<std::uint8_t, 2> outw{0x01, 0x7f};  // outw(0x7f01)
+    EXPECT_EQ(b.bus.out(0xf4, 2, outw), 1);
+    const std::array<std::uint8_t, 8> rep_outsl{0x05, 0, 0, 0, 0x09, 0, 0, 0};  // rep outsl of {5, 9}
+    EXPECT_EQ(b.bus.out(0xf4, 4, rep_outsl), 9);
+}
+
 TEST(PortBus, Com1TransmitsAndReportsTheTransmitterEmpty) {
     Bus b;
     EXPECT_EQ(b.in8(0x3fd) & 0x60, 0x60);  // LSR: THRE | TEMT
