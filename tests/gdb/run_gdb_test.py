@@ -4,6 +4,8 @@
   run_gdb_test.py --kvmgdb BUILD/kvmgdb --guest GUEST.elf --script scenarios/X.py
                   --expect scenarios/X.expect [--status N] [--unix] [--interrupt-on REGEX]
                   [--timeout SECS] [-- KVMGDB_ARGS...]
+  run_gdb_test.py --check-expect FILE.expect...   (only parse them)
+  run_gdb_test.py --self-test                     (the parser and matcher on made-up input)
 
 1. starts `kvmgdb --listen 127.0.0.1:0 KVMGDB_ARGS GUEST` (or unix:TMPDIR/kvmgdb.sock
    with --unix) and waits for its "listening on ADDR" line on stderr (no sleeps);
@@ -16,6 +18,14 @@
    expectations file: under [gdb], [stdout] (guest console) and [stderr]
    (kvmgdb's own), one regex per line, which must match lines of that output in
    that order (re.search); a line starting with `!` is a regex no line may match.
+   Each of the three headers must appear exactly once, every expectation under
+   one of them: a section with nothing to check is written as its header alone,
+   so that a forgotten section is an error rather than silently unchecked. Any
+   other line of the form [word] is an error (a mistyped header would otherwise
+   become a regex of the section before it); blank lines and # comments are
+   ignored. Expectations should match what only kvmgdb can make gdb print
+   (values, addresses, stop reports), not gdb's echo of a command or what gdb
+   prints whatever the stub answers.
 On failure it prints every output with the lines that matched marked, and
 which expectation failed. Exit status 0 = pass, 1 = fail.
 """
@@ -35,25 +45,47 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 AFTER_GDB = 30.0
 
 
+SECTIONS = ("gdb", "stdout", "stderr")
+
+
+class ExpectFileError(Exception):
+    pass
+
+
 def parse_expectations(path):
-    sections = {"gdb": [], "stdout": [], "stderr": []}
-    current = "gdb"
+    """{section: [(negative, pattern, regex, line number)]}; raises ExpectFileError."""
+    sections = {}
+    current = None
     with open(path) as f:
         for number, raw in enumerate(f, 1):
             line = raw.rstrip("\n")
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
-            m = re.fullmatch(r"\[(gdb|stdout|stderr)\]", line.strip())
+            m = re.fullmatch(r"\[([A-Za-z0-9_ -]*)\]", line.strip())
             if m:
-                current = m.group(1)
+                name = m.group(1)
+                if name not in SECTIONS:
+                    raise ExpectFileError(f"{path}:{number}: unknown section [{name}] (the sections are "
+                                          + ", ".join(f"[{s}]" for s in SECTIONS)
+                                          + "; a regex for a whole line in brackets needs a \\[)")
+                if name in sections:
+                    raise ExpectFileError(f"{path}:{number}: section [{name}] appears twice")
+                current = name
+                sections[name] = []
                 continue
+            if current is None:
+                raise ExpectFileError(f"{path}:{number}: expectation before the first section header")
             negative = line.startswith("!")
             pattern = line[1:] if negative else line
             try:
                 regex = re.compile(pattern)
             except re.error as e:
-                sys.exit(f"{path}:{number}: bad regex {pattern!r}: {e}")
+                raise ExpectFileError(f"{path}:{number}: bad regex {pattern!r}: {e}") from None
             sections[current].append((negative, pattern, regex, number))
+    missing = [f"[{s}]" for s in SECTIONS if s not in sections]
+    if missing:
+        raise ExpectFileError(f"{path}: no section {', '.join(missing)} (write the header alone if there is "
+                              "nothing to check there)")
     return sections
 
 
@@ -96,7 +128,67 @@ def mode_of(kvmgdb_args):
     return ""
 
 
+def check_files(paths):
+    """--check-expect: every file parses; run where no KVM is (label unit)."""
+    bad = 0
+    for path in paths:
+        try:
+            parse_expectations(path)
+            print(f"ok   {path}")
+        except ExpectFileError as e:
+            print(f"FAIL {e}")
+            bad += 1
+    print(f"expect files: {len(paths) - bad} good, {bad} bad")
+    return 1 if bad or not paths else 0
+
+
+def self_test():
+    """--self-test: the parser refuses what it must and the matcher can fail."""
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="kvmgdb-expect-") as tmp:
+        def parse_text(text):
+            path = os.path.join(tmp, "t.expect")
+            with open(path, "w") as f:
+                f.write(text)
+            return parse_expectations(path)
+
+        good = "[gdb]\nBreakpoint 1\n[stdout]\n[stderr]\n!error\n"
+        try:
+            sections = parse_text(good)
+            if [p for _, p, _, _ in sections["gdb"]] != ["Breakpoint 1"] or sections["stdout"] != [] \
+                    or sections["stderr"][0][:2] != (True, "error"):
+                failures.append(f"good file parsed as {sections}")
+        except ExpectFileError as e:
+            failures.append(f"good file refused: {e}")
+        for text, why in (("[gdb]\nx\n[stdot]\ny\n[stdout]\n[stderr]\n", "unknown section"),
+                          ("[gdb]\nx\n[stdout]\n", "no section [stderr]"),
+                          ("x\n[gdb]\n[stdout]\n[stderr]\n", "expectation before the first section"),
+                          ("[gdb]\n[stdout]\n[gdb]\n[stderr]\n", "appears twice"),
+                          ("[gdb]\n(\n[stdout]\n[stderr]\n", "bad regex")):
+            try:
+                parse_text(text)
+                failures.append(f"accepted a file with {why}: {text!r}")
+            except ExpectFileError as e:
+                if why not in str(e):
+                    failures.append(f"refused {text!r} but said {e}, not {why!r}")
+    exp = [(False, "b", re.compile("b"), 1), (False, "a", re.compile("a"), 2)]
+    if check_section("gdb", "a\nb\n", exp)[0]:
+        failures.append("lines out of order matched")
+    if not check_section("gdb", "b\na\n", exp)[0]:
+        failures.append("lines in order did not match")
+    if check_section("gdb", "ok\nerror here\n", [(True, "error", re.compile("error"), 1)])[0]:
+        failures.append("a forbidden line went unnoticed")
+    for f in failures:
+        print("FAIL " + f)
+    print("self-test: " + ("FAILED" if failures else "passed"))
+    return 1 if failures else 0
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--check-expect":
+        return check_files(sys.argv[2:])
+    if sys.argv[1:] == ["--self-test"]:
+        return self_test()
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--kvmgdb", required=True)
     ap.add_argument("--guest", required=True)
@@ -110,7 +202,11 @@ def main():
     ap.add_argument("kvmgdb_args", nargs="*")
     args = ap.parse_args()
 
-    expectations = parse_expectations(args.expect)
+    try:
+        expectations = parse_expectations(args.expect)
+    except ExpectFileError as e:
+        print(f"FAILED: bad expectations file: {e}")
+        return 1
     deadline = time.monotonic() + args.timeout
     tmp = tempfile.TemporaryDirectory(prefix="kvmgdb-gdb-")
     listen = f"unix:{tmp.name}/kvmgdb.sock" if args.unix else "127.0.0.1:0"
@@ -216,7 +312,9 @@ def main():
         print("\n".join(report))
         print("FAILED:\n  " + "\n  ".join(failures))
         return 1
-    print(text["gdb"], end="")
+    for name in ("gdb", "stdout", "stderr"):
+        print(f"---- {name} ----")
+        print(text[name], end="" if text[name].endswith("\n") or not text[name] else "\n")
     print(f"PASSED ({os.path.basename(args.script)}, kvmgdb status {kvmgdb.returncode})")
     return 0
 
