@@ -34,6 +34,31 @@ expect() {
   fi
 }
 
+# wait_for FILE REGEX [SECONDS]: until a line of FILE matches REGEX (a process
+# writing FILE announced something), at most SECONDS (default 60). Polls: the
+# writer is another process and bash has no way to wait on a file's contents.
+wait_for() {
+  local file=$1 regex=$2 deadline=$((SECONDS + ${3:-60}))
+  until grep -Eq -- "$regex" "$file" 2>/dev/null; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.05
+  done
+}
+
+# check NAME CONDITION...: one more passed or failed check, by the exit status
+# of the command CONDITION... (e.g. check "socket removed" test ! -e "$sock");
+# returns that status too.
+check() {
+  local name=$1
+  shift
+  if "$@"; then
+    passed=$((passed + 1)); echo "ok   $name"
+  else
+    failed=$((failed + 1)); echo "FAIL $name"
+    return 1
+  fi
+}
+
 finish() {
   echo "cli: $passed passed, $failed failed"
   [ "$failed" -eq 0 ]
