@@ -33,13 +33,14 @@ unsigned classify_x87(const std::uint8_t* r) {
 }
 
 // The full 16-bit tag word from FXSAVE's abridged one (bit j: physical register j is
-// not empty). fpr[] is in stack order: physical register j is ST((j - TOP) mod 8).
-std::uint16_t full_tag(const kvm_fpu& f) {
-    unsigned top = (f.fsw >> 11) & 7;
+// not empty). The ST area is in stack order: physical register j is ST((j - TOP) mod 8).
+std::uint16_t full_tag(const XsaveArea& f) {
+    unsigned top = (fx::get<std::uint16_t>(f, fx::FSW) >> 11) & 7;
+    unsigned abridged = f.bytes[fx::FTW];
     std::uint16_t tag = 0;
     for (unsigned j = 0; j < 8; ++j) {
         unsigned t = 3;
-        if (f.ftwx & (1u << j)) t = classify_x87(f.fpr[(j - top) & 7]);
+        if (abridged & (1u << j)) t = classify_x87(fx::st(f, (j - top) & 7));
         tag = static_cast<std::uint16_t>(tag | (t << (2 * j)));
     }
     return tag;
@@ -120,26 +121,34 @@ const std::unordered_map<std::string, IntAccess>& int_registers() {
         sreg("cr4", &kvm_sregs::cr4);
         sreg("cr8", &kvm_sregs::cr8);
         sreg("efer", &kvm_sregs::efer);
-        t["fctrl"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.fcw); },
-                      [](CpuState& c, std::uint64_t v) { c.fpu.fcw = static_cast<__u16>(v); }};
-        t["fstat"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.fsw); },
-                      [](CpuState& c, std::uint64_t v) { c.fpu.fsw = static_cast<__u16>(v); }};
+        // The x87/SSE registers live in the XSAVE legacy region at fixed offsets.
+        auto fx_reg = [&](const char* n, std::size_t offset, auto width) {
+            using T = decltype(width);
+            t[n] = {[offset](const CpuState& c) { return std::uint64_t(fx::get<T>(c.fpu, offset)); },
+                    [offset](CpuState& c, std::uint64_t v) { fx::put<T>(c.fpu, offset, static_cast<T>(v)); }};
+        };
+        fx_reg("fctrl", fx::FCW, std::uint16_t{});
+        fx_reg("fstat", fx::FSW, std::uint16_t{});
+        fx_reg("fop", fx::FOP, std::uint16_t{});
+        fx_reg("mxcsr", fx::MXCSR, std::uint32_t{});
         t["ftag"] = {[](const CpuState& c) { return std::uint64_t(full_tag(c.fpu)); },
-                     [](CpuState& c, std::uint64_t v) { c.fpu.ftwx = abridged_tag(static_cast<std::uint16_t>(v)); }};
+                     [](CpuState& c, std::uint64_t v) { c.fpu.bytes[fx::FTW] = abridged_tag(static_cast<std::uint16_t>(v)); }};
         // FXSAVE keeps FIP/FDP as 64 bits; in the 32-bit format the upper half holds
         // FCS/FDS. gdb's fiseg/foseg are that upper half either way (amd64-tdep.c).
-        t["fioff"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_ip & 0xffffffffu); },
-                      [](CpuState& c, std::uint64_t v) { c.fpu.last_ip = (c.fpu.last_ip & ~0xffffffffull) | (v & 0xffffffffu); }};
-        t["fiseg"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_ip >> 32); },
-                      [](CpuState& c, std::uint64_t v) { c.fpu.last_ip = (c.fpu.last_ip & 0xffffffffu) | (v << 32); }};
-        t["fooff"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_dp & 0xffffffffu); },
-                      [](CpuState& c, std::uint64_t v) { c.fpu.last_dp = (c.fpu.last_dp & ~0xffffffffull) | (v & 0xffffffffu); }};
-        t["foseg"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_dp >> 32); },
-                      [](CpuState& c, std::uint64_t v) { c.fpu.last_dp = (c.fpu.last_dp & 0xffffffffu) | (v << 32); }};
-        t["fop"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.last_opcode); },
-                    [](CpuState& c, std::uint64_t v) { c.fpu.last_opcode = static_cast<__u16>(v); }};
-        t["mxcsr"] = {[](const CpuState& c) { return std::uint64_t(c.fpu.mxcsr); },
-                      [](CpuState& c, std::uint64_t v) { c.fpu.mxcsr = static_cast<__u32>(v); }};
+        auto half = [&](const char* n, std::size_t offset, unsigned shift) {
+            t[n] = {[offset, shift](const CpuState& c) {
+                        return (fx::get<std::uint64_t>(c.fpu, offset) >> shift) & 0xffffffffu;
+                    },
+                    [offset, shift](CpuState& c, std::uint64_t v) {
+                        std::uint64_t mask = 0xffffffffull << shift;
+                        std::uint64_t old = fx::get<std::uint64_t>(c.fpu, offset);
+                        fx::put<std::uint64_t>(c.fpu, offset, (old & ~mask) | ((v << shift) & mask));
+                    }};
+        };
+        half("fioff", fx::FIP, 0);
+        half("fiseg", fx::FIP, 32);
+        half("fooff", fx::FDP, 0);
+        half("foseg", fx::FDP, 32);
         return t;
     }();
     return table;
@@ -148,10 +157,10 @@ const std::unordered_map<std::string, IntAccess>& int_registers() {
 // The bytes backing a wide (80/128-bit) register, or nullptr.
 std::uint8_t* wide_storage(const RegisterInfo& r, CpuState& c) {
     std::string_view n = r.name;
-    if (n.size() == 3 && n.substr(0, 2) == "st") return c.fpu.fpr[n[2] - '0'];
+    if (n.size() == 3 && n.substr(0, 2) == "st") return fx::st(c.fpu, static_cast<unsigned>(n[2] - '0'));
     if (n.substr(0, 3) == "xmm") {
         unsigned i = static_cast<unsigned>(std::stoul(std::string(n.substr(3))));
-        if (i < 16) return c.fpu.xmm[i];
+        if (i < 16) return fx::xmm(c.fpu, i);
     }
     return nullptr;
 }
@@ -162,7 +171,7 @@ void encode_one(const RegisterInfo& r, const CpuState& cpu, std::uint8_t* out) {
     auto it = table.find(std::string(r.name));
     if (it != table.end()) {
         std::uint64_t v = it->second.get(cpu);
-        for (std::size_t i = 0; i < size; ++i) out[i] = i < 8 ? static_cast<std::uint8_t>(v >> (8 * i)) : 0;
+        for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<std::uint8_t>(i < 8 ? v >> (8 * i) : 0);
         return;
     }
     if (const std::uint8_t* p = wide_storage(r, const_cast<CpuState&>(cpu))) {

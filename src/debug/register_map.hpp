@@ -1,4 +1,4 @@
-// kvm_regs / kvm_sregs / kvm_fpu <-> gdb's register layout of an Arch
+// kvm_regs / kvm_sregs / the XSAVE legacy region <-> gdb's register layout of an Arch
 // (stub/registers.hpp). Pure conversions, unit-testable without KVM.
 #pragma once
 
@@ -10,13 +10,14 @@
 #include <vector>
 
 #include "stub/registers.hpp"
+#include "x86/fxsave.hpp"
 
 namespace kvmgdb::debug {
 
 struct CpuState {
     kvm_regs regs{};
     kvm_sregs sregs{};
-    kvm_fpu fpu{};
+    XsaveArea fpu{};  // x87/SSE, MXCSR included (KVM_GET_XSAVE; see x86/fxsave.hpp)
 };
 
 // The register layout the CPU is in: long mode with a 64-bit CS -> x86-64, CR0.PE ->

@@ -14,6 +14,7 @@
 
 #include "kvm/fd.hpp"
 #include "kvm/kvm_error.hpp"
+#include "x86/fxsave.hpp"
 
 namespace kvmgdb {
 
@@ -91,6 +92,9 @@ public:
     void set_sregs(const kvm_sregs& s);
     kvm_fpu get_fpu() const;
     void set_fpu(const kvm_fpu& f);
+    // The x87/SSE state with MXCSR (KVM_GET_FPU/KVM_SET_FPU lose MXCSR; fxsave.hpp).
+    XsaveArea get_xsave() const;
+    void set_xsave(const XsaveArea& a);
     void set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
     void set_guest_debug(const kvm_guest_debug& dbg);
     // Pending/injected exceptions and interrupts (to hand the guest an exception

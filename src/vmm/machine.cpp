@@ -78,7 +78,9 @@ Machine::Machine(PreparedGuest&& g, TextSink console, TextSink log, bool verbose
     setup_mode(describe(mode_), area_, image_.entry, memory_, sregs, regs);
     vcpu_->set_sregs(sregs);
     vcpu_->set_regs(regs);
-    vcpu_->set_fpu(initial_fpu());
+    XsaveArea fpu = vcpu_->get_xsave();
+    set_initial_fpu(fpu);
+    vcpu_->set_xsave(fpu);
 }
 
 RunOutcome Machine::crash(RunOutcome::Kind kind, const std::string& what) {

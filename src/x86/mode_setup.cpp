@@ -1,5 +1,7 @@
 #include "x86/mode_setup.hpp"
 
+#include <algorithm>
+
 #include <string>
 
 #include "util/hex.hpp"
@@ -169,11 +171,15 @@ void setup_mode(const ModeDescription& mode, const SystemArea& area, std::uint64
     sregs.efer = mode.efer;
 }
 
-kvm_fpu initial_fpu() {
-    kvm_fpu f{};
-    f.fcw = 0x37f;    // all exceptions masked, 64-bit precision, round to nearest
-    f.mxcsr = 0x1f80; // all SSE exceptions masked
-    return f;
+void set_initial_fpu(XsaveArea& area) {
+    // Keep the rest of what KVM gave (MXCSR_MASK, the XSAVE header's other bits);
+    // registers, tags and pointers are zero as after FNINIT.
+    const auto mxcsr_mask = fx::get<std::uint32_t>(area, fx::MXCSR_MASK);
+    std::fill(area.bytes.begin(), area.bytes.begin() + fx::XSTATE_BV, std::uint8_t{0});
+    fx::put<std::uint16_t>(area, fx::FCW, 0x37f);     // all exceptions masked, 64-bit precision, round to nearest
+    fx::put<std::uint32_t>(area, fx::MXCSR, 0x1f80);  // all SSE exceptions masked
+    fx::put<std::uint32_t>(area, fx::MXCSR_MASK, mxcsr_mask);
+    fx::mark_legacy_present(area);
 }
 
 }  // namespace kvmgdb

@@ -11,6 +11,7 @@
 
 #include "mem/guest_memory.hpp"
 #include "x86/cpu_mode.hpp"
+#include "x86/fxsave.hpp"
 
 namespace kvmgdb {
 
@@ -59,8 +60,9 @@ void setup_mode(const ModeDescription& mode, const SystemArea& area, std::uint64
                 GuestMemory& mem, kvm_sregs& sregs, kvm_regs& regs);
 
 // The reset FPU state of a real CPU after FNINIT (control word 0x37f) with the
-// default MXCSR (0x1f80), for KVM_SET_FPU.
-kvm_fpu initial_fpu();
+// default MXCSR (0x1f80), written into the legacy region of `area` (from
+// KVM_GET_XSAVE, for KVM_SET_XSAVE: KVM_SET_FPU would drop MXCSR).
+void set_initial_fpu(XsaveArea& area);
 
 // The 8-byte GDT descriptor that holds `seg` (SDM 3.4.5), and its inverse.
 std::uint64_t encode_descriptor(const kvm_segment& seg);

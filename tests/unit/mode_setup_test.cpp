@@ -196,8 +196,19 @@ TEST(ModeSetup, TooSmallMemoryIsRejected) {
 }
 
 TEST(ModeSetup, InitialFpuIsTheResetState) {
-    kvm_fpu f = initial_fpu();
-    EXPECT_EQ(f.fcw, 0x37f);
-    EXPECT_EQ(f.mxcsr, 0x1f80u);
-    EXPECT_EQ(f.fsw, 0);
+    XsaveArea a;
+    a.bytes.fill(0xaa);  // whatever KVM_GET_XSAVE gave
+    fx::put<std::uint32_t>(a, fx::MXCSR_MASK, 0xffff);
+    fx::put<std::uint64_t>(a, fx::XSTATE_BV, 0x4);  // AVX only: x87 and SSE in their init state
+    set_initial_fpu(a);
+    EXPECT_EQ(fx::get<std::uint16_t>(a, fx::FCW), 0x37f);
+    EXPECT_EQ(fx::get<std::uint16_t>(a, fx::FSW), 0);
+    EXPECT_EQ(a.bytes[fx::FTW], 0);  // every register empty
+    EXPECT_EQ(fx::get<std::uint32_t>(a, fx::MXCSR), 0x1f80u);
+    EXPECT_EQ(fx::get<std::uint32_t>(a, fx::MXCSR_MASK), 0xffffu);  // KVM's, kept
+    EXPECT_EQ(fx::st(a, 7)[9], 0);
+    EXPECT_EQ(fx::xmm(a, 15)[15], 0);
+    // x87 and SSE present, so KVM_SET_XSAVE loads them (MXCSR with SSE); AVX kept.
+    EXPECT_EQ(fx::get<std::uint64_t>(a, fx::XSTATE_BV), 0x7u);
+    EXPECT_EQ(a.bytes[fx::XSTATE_BV + 8], 0xaa);  // the header past XSTATE_BV is KVM's
 }

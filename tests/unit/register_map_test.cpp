@@ -1,0 +1,234 @@
+// debug/register_map: every register of every layout onto kvm_regs, kvm_sregs and
+// the XSAVE legacy region, byte for byte, without KVM.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <set>
+#include <string>
+
+#include "debug/register_map.hpp"
+#include "x86/cpu_mode.hpp"
+
+using namespace kvmgdb;
+using namespace kvmgdb::debug;
+using stub::Arch;
+
+namespace {
+
+// A state in which every field has bytes of its own (no two registers alike).
+CpuState distinct_state() {
+    CpuState c;
+    std::uint64_t v = 0x0102030405060708;
+    auto next = [&] { return v += 0x1111111111111111; };
+    for (__u64* r : {&c.regs.rax, &c.regs.rbx, &c.regs.rcx, &c.regs.rdx, &c.regs.rsi, &c.regs.rdi, &c.regs.rsp,
+                     &c.regs.rbp, &c.regs.r8, &c.regs.r9, &c.regs.r10, &c.regs.r11, &c.regs.r12, &c.regs.r13,
+                     &c.regs.r14, &c.regs.r15, &c.regs.rip, &c.regs.rflags})
+        *r = next();
+    std::uint16_t sel = 0x10;
+    for (kvm_segment* s : {&c.sregs.cs, &c.sregs.ss, &c.sregs.ds, &c.sregs.es, &c.sregs.fs, &c.sregs.gs}) {
+        s->selector = sel;
+        sel = static_cast<std::uint16_t>(sel + 8);
+        s->base = next();
+    }
+    c.sregs.cr0 = bits::CR0_PE | 0x80000011;
+    c.sregs.cr2 = next();
+    c.sregs.cr3 = next();
+    c.sregs.cr4 = next();
+    c.sregs.cr8 = 0xf;
+    c.sregs.efer = 0xd01;
+    for (std::size_t i = 0; i < fx::XSTATE_BV; ++i) c.fpu.bytes[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    return c;
+}
+
+std::vector<std::uint8_t> le(std::uint64_t v, std::size_t n) {
+    std::vector<std::uint8_t> b(n);
+    for (std::size_t i = 0; i < n; ++i) b[i] = static_cast<std::uint8_t>(i < 8 ? v >> (8 * i) : 0);
+    return b;
+}
+
+std::vector<std::uint8_t> get(Arch a, const char* name, const CpuState& c) {
+    const auto* r = stub::register_layout(a).find(name);
+    EXPECT_NE(r, nullptr) << name;
+    auto v = encode_register(a, r->regnum, c);
+    EXPECT_TRUE(v.has_value()) << name;
+    return v.value_or(std::vector<std::uint8_t>{});
+}
+
+void set(Arch a, const char* name, std::vector<std::uint8_t> bytes, CpuState& c) {
+    const auto* r = stub::register_layout(a).find(name);
+    ASSERT_NE(r, nullptr) << name;
+    ASSERT_TRUE(decode_register(a, r->regnum, bytes, c)) << name;
+}
+
+std::string arch_name(const testing::TestParamInfo<Arch>& i) {
+    return i.param == Arch::X86_64 ? "x86_64" : i.param == Arch::I386 ? "i386" : "i8086";
+}
+
+class EveryLayout : public testing::TestWithParam<Arch> {};
+
+}  // namespace
+
+// The 64-bit layout: the fields themselves, little-endian, at their offsets.
+TEST(RegisterMap, X86_64ReadsTheKvmFieldsByteForByte) {
+    CpuState c = distinct_state();
+    EXPECT_EQ(get(Arch::X86_64, "rax", c), le(c.regs.rax, 8));
+    EXPECT_EQ(get(Arch::X86_64, "r15", c), le(c.regs.r15, 8));
+    EXPECT_EQ(get(Arch::X86_64, "rip", c), le(c.regs.rip, 8));
+    EXPECT_EQ(get(Arch::X86_64, "eflags", c), le(c.regs.rflags, 4));
+    EXPECT_EQ(get(Arch::X86_64, "ss", c), le(c.sregs.ss.selector, 4));
+    EXPECT_EQ(get(Arch::X86_64, "fs_base", c), le(c.sregs.fs.base, 8));
+    EXPECT_EQ(get(Arch::X86_64, "ds_base", c), le(c.sregs.ds.base, 8));
+    EXPECT_EQ(get(Arch::X86_64, "cr3", c), le(c.sregs.cr3, 8));
+    EXPECT_EQ(get(Arch::X86_64, "cr8", c), le(c.sregs.cr8, 8));
+    EXPECT_EQ(get(Arch::X86_64, "efer", c), le(c.sregs.efer, 8));
+    EXPECT_EQ(get(Arch::X86_64, "fctrl", c), le(fx::get<std::uint16_t>(c.fpu, fx::FCW), 4));
+    EXPECT_EQ(get(Arch::X86_64, "fop", c), le(fx::get<std::uint16_t>(c.fpu, fx::FOP), 4));
+    EXPECT_EQ(get(Arch::X86_64, "mxcsr", c), le(fx::get<std::uint32_t>(c.fpu, fx::MXCSR), 4));
+    // FIP/FDP: offset in the low half, selector in the high half (amd64-tdep.c).
+    EXPECT_EQ(get(Arch::X86_64, "fioff", c), le(fx::get<std::uint32_t>(c.fpu, fx::FIP), 4));
+    EXPECT_EQ(get(Arch::X86_64, "fiseg", c), le(fx::get<std::uint32_t>(c.fpu, fx::FIP + 4), 4));
+    EXPECT_EQ(get(Arch::X86_64, "fooff", c), le(fx::get<std::uint32_t>(c.fpu, fx::FDP), 4));
+    EXPECT_EQ(get(Arch::X86_64, "foseg", c), le(fx::get<std::uint32_t>(c.fpu, fx::FDP + 4), 4));
+    EXPECT_EQ(get(Arch::X86_64, "st3", c), std::vector<std::uint8_t>(fx::st(c.fpu, 3), fx::st(c.fpu, 3) + 10));
+    EXPECT_EQ(get(Arch::X86_64, "xmm15", c), std::vector<std::uint8_t>(fx::xmm(c.fpu, 15), fx::xmm(c.fpu, 15) + 16));
+}
+
+// The 32-bit layouts show the low halves; a write replaces only those.
+TEST(RegisterMap, NarrowRegistersReplaceOnlyTheirLowBytes) {
+    CpuState c = distinct_state();
+    const std::uint64_t rax = c.regs.rax, cr3 = c.sregs.cr3, fs_base = c.sregs.fs.base;
+    EXPECT_EQ(get(Arch::I386, "eax", c), le(rax, 4));
+    set(Arch::I386, "eax", {0x44, 0x33, 0x22, 0x11}, c);
+    EXPECT_EQ(c.regs.rax, (rax & ~0xffffffffull) | 0x11223344);
+    set(Arch::I386, "cr3", {0x00, 0x30, 0x00, 0x00}, c);
+    EXPECT_EQ(c.sregs.cr3, (cr3 & ~0xffffffffull) | 0x3000);
+    set(Arch::I386, "fs_base", {0x00, 0x10, 0x00, 0x00}, c);
+    EXPECT_EQ(c.sregs.fs.base, (fs_base & ~0xffffffffull) | 0x1000);
+    // eflags is 32 bits wide in every layout: bits 63:32 of rflags stay.
+    c.regs.rflags = 0xabcd000000000202;
+    set(Arch::X86_64, "eflags", {0x46, 0x02, 0x00, 0x00}, c);
+    EXPECT_EQ(c.regs.rflags, 0xabcd000000000246);
+    // A selector is 16 bits in a 32-bit slot.
+    set(Arch::X86_64, "gs", {0x2b, 0x00, 0xff, 0xff}, c);
+    EXPECT_EQ(c.sregs.gs.selector, 0x2b);
+}
+
+// Real mode: a new selector loads base = selector * 16, as `mov %ax, %ds` would;
+// the same selector again leaves the base alone (unreal mode survives a G).
+TEST(RegisterMap, RealModeSelectorWritesSetTheBase) {
+    CpuState c = distinct_state();
+    c.sregs.cr0 = 0;  // real mode
+    c.sregs.ds.selector = 0x100;
+    c.sregs.ds.base = 0xdead0000;  // unreal: not 0x1000
+    set(Arch::I8086, "ds", {0x00, 0x01, 0, 0}, c);
+    EXPECT_EQ(c.sregs.ds.base, 0xdead0000u);
+    set(Arch::I8086, "ds", {0x34, 0x12, 0, 0}, c);
+    EXPECT_EQ(c.sregs.ds.selector, 0x1234);
+    EXPECT_EQ(c.sregs.ds.base, 0x12340u);
+    set(Arch::I8086, "cs", {0x00, 0xf0, 0, 0}, c);
+    EXPECT_EQ(c.sregs.cs.base, 0xf0000u);
+    // In protected mode a selector write is only the selector (the base comes from
+    // a descriptor kvmgdb does not load).
+    c.sregs.cr0 = bits::CR0_PE;
+    const std::uint64_t base = c.sregs.es.base;
+    set(Arch::I386, "es", {0x18, 0, 0, 0}, c);
+    EXPECT_EQ(c.sregs.es.selector, 0x18);
+    EXPECT_EQ(c.sregs.es.base, base);
+}
+
+// ftag is the full tag word (SDM Vol. 1 8.1.7) made from FXSAVE's abridged one:
+// physical register j is ST((j - TOP) mod 8), classified by its contents.
+TEST(RegisterMap, FullTagWordMapsPhysicalRegistersThroughTop) {
+    CpuState c;
+    fx::put<std::uint16_t>(c.fpu, fx::FSW, 3 << 11);  // TOP = 3
+    // Physical 3 = ST0: valid (1.0); physical 4 = ST1: zero; physical 6 = ST3:
+    // special (infinity); all others empty.
+    std::uint8_t one[10] = {0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x3f};
+    std::uint8_t inf[10] = {0, 0, 0, 0, 0, 0, 0, 0x80, 0xff, 0x7f};
+    std::memcpy(fx::st(c.fpu, 0), one, 10);
+    std::memcpy(fx::st(c.fpu, 3), inf, 10);
+    c.fpu.bytes[fx::FTW] = (1 << 3) | (1 << 4) | (1 << 6);
+    // tag(j) at bits 2j+1:2j: 11 empty, 00 valid, 01 zero, 10 special.
+    const std::uint16_t want = static_cast<std::uint16_t>((0xffffu & ~(3u << 6) & ~(3u << 8) & ~(3u << 12)) | (1u << 8) | (2u << 12));
+    EXPECT_EQ(get(Arch::X86_64, "ftag", c), le(want, 4));
+    // Writing it back gives the abridged tag again (bit j: not empty).
+    c.fpu.bytes[fx::FTW] = 0;
+    set(Arch::X86_64, "ftag", le(want, 4), c);
+    EXPECT_EQ(c.fpu.bytes[fx::FTW], (1 << 3) | (1 << 4) | (1 << 6));
+}
+
+// Every register of every layout: `p` shows the bytes that `P` wrote, `g` holds
+// them at the register's offset, and no other register changed.
+TEST_P(EveryLayout, EachRegisterWritesAndReadsBackAloneAndExactly) {
+    const Arch arch = GetParam();
+    const auto& layout = stub::register_layout(arch);
+    for (const auto& r : layout) {
+        if (r.name == "ftag") continue;  // derived from the contents (test above)
+        CpuState c = distinct_state();
+        if (arch == Arch::I8086) c.sregs.cr0 = 0;
+        const std::vector<std::uint8_t> before = encode_registers(arch, c);
+        std::vector<std::uint8_t> value(stub::reg_size(r));
+        for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<std::uint8_t>(0xa0 + i);
+        const bool selector = r.name.size() == 2 && r.name[1] == 's';
+        // Selectors and the x87 control, status and opcode registers are 16 bits
+        // in a 32-bit slot.
+        if (selector || r.name == "fctrl" || r.name == "fstat" || r.name == "fop") value.assign({0xa8, 0x01, 0x00, 0x00});
+        ASSERT_TRUE(decode_register(arch, r.regnum, value, c)) << r.name;
+        auto back = encode_register(arch, r.regnum, c);
+        ASSERT_TRUE(back) << r.name;
+        EXPECT_EQ(*back, value) << r.name;
+        const std::vector<std::uint8_t> after = encode_registers(arch, c);
+        EXPECT_TRUE(std::equal(value.begin(), value.end(), after.begin() + static_cast<std::ptrdiff_t>(r.offset)))
+            << r.name;
+        for (const auto& other : layout) {
+            if (other.regnum == r.regnum) continue;
+            // TOP and the registers' contents decide the full tags.
+            if ((r.name == "fstat" || r.name.substr(0, 2) == "st") && other.name == "ftag") continue;
+            if (selector && arch == Arch::I8086 && other.name == std::string(r.name) + "_base") continue;
+            auto at = [&](const std::vector<std::uint8_t>& g) {
+                return std::vector<std::uint8_t>(g.begin() + static_cast<std::ptrdiff_t>(other.offset),
+                                                 g.begin() + static_cast<std::ptrdiff_t>(other.offset + stub::reg_size(other)));
+            };
+            EXPECT_EQ(at(after), at(before)) << "writing " << r.name << " changed " << other.name;
+        }
+    }
+}
+
+// `G` of a whole `g` block is exact, and a short one changes nothing.
+TEST_P(EveryLayout, GOfAgBlockIsExactAndAShortOneIsRefused) {
+    const Arch arch = GetParam();
+    CpuState c = distinct_state();
+    if (arch == Arch::I8086) c.sregs.cr0 = 0;
+    std::vector<std::uint8_t> g = encode_registers(arch, c);
+    ASSERT_EQ(g.size(), stub::register_layout(arch).g_size());
+    CpuState blank;
+    if (arch != Arch::I8086) blank.sregs.cr0 = bits::CR0_PE;
+    ASSERT_TRUE(decode_registers(arch, g, blank));
+    EXPECT_EQ(encode_registers(arch, blank), g);
+    CpuState untouched = distinct_state();
+    std::vector<std::uint8_t> short_g(g.begin(), g.end() - 1);
+    EXPECT_FALSE(decode_registers(arch, short_g, untouched));
+    EXPECT_EQ(encode_registers(arch, untouched), encode_registers(arch, distinct_state()));
+    // Unknown register numbers and wrong sizes are refused.
+    EXPECT_FALSE(encode_register(arch, 9999, c).has_value());
+    EXPECT_FALSE(decode_register(arch, 0, std::vector<std::uint8_t>(3), c));
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, EveryLayout, testing::Values(Arch::I8086, Arch::I386, Arch::X86_64), arch_name);
+
+// The layout follows the CPU: long mode with a 64-bit CS is x86-64, compatibility
+// mode (EFER.LMA with a 32-bit CS) and protected mode are i386, else i8086.
+TEST(RegisterMap, ArchOfTheCpuMode) {
+    kvm_sregs s{};
+    EXPECT_EQ(arch_of(s), Arch::I8086);
+    s.cr0 = bits::CR0_PE;
+    EXPECT_EQ(arch_of(s), Arch::I386);
+    s.cr0 |= bits::CR0_PG;
+    s.efer = bits::EFER_LME | bits::EFER_LMA;
+    s.cs.l = 0;
+    EXPECT_EQ(arch_of(s), Arch::I386);  // compatibility mode
+    s.cs.l = 1;
+    EXPECT_EQ(arch_of(s), Arch::X86_64);
+    s.efer = bits::EFER_LME;  // LME without LMA (paging off): not long mode yet
+    EXPECT_EQ(arch_of(s), Arch::I386);
+}
