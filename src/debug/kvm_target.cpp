@@ -169,23 +169,26 @@ void KvmTarget::wait_stopped() {
 }
 
 StopEvent KvmTarget::execute(stub::ResumeKind kind) {
-    if (finished_) return last_stop_;
-    // Leave a breakpoint at the current pc by stepping one instruction without it.
-    if (suspend_breakpoint_at(linear_pc())) {
-        StopEvent ev;
-        try {
-            ev = run_until_stop(true);
-        } catch (...) {
-            restore_suspended();
-            throw;
+    if (finished_) {
+        // The guest ended. After an exit (W) or a kill (X) that is said again. After a
+        // crash stop (a triple fault, a failed entry: SIGSEGV or SIGABRT) the guest
+        // cannot go on, and the next resume ends it with that signal, `X` in the RSP:
+        // gdb then prints "Program terminated with signal ..." and sets $_exitsignal,
+        // as a process killed by the signal it stopped with would (gdb.base/exitsignal).
+        std::lock_guard lock(mu_);
+        StopEvent ev = last_stop_;
+        if (ev.kind == StopEvent::Kind::Signal) {
+            ev.kind = StopEvent::Kind::Terminated;
+            ev.message.clear();
         }
-        restore_suspended();
-        bool plain_step = ev.kind == StopEvent::Kind::Signal && ev.signal == kSigTrap && ev.message.empty();
-        if (kind == stub::ResumeKind::Step || !plain_step) return ev;
-    } else if (kind == stub::ResumeKind::Step) {
-        return run_until_stop(true);
+        return ev;
     }
-    return run_until_stop(false);
+    // A breakpoint gdb inserted at the pc the guest resumes from is not stepped over:
+    // `jump *main` onto `break *main`, an inferior call of a function whose first
+    // instruction holds a breakpoint, `continue` after `return` onto one, must all
+    // report it. gdb does its own step-over (z0, vCont;s, Z0) when it wants one, and
+    // gdbserver never steps over a breakpoint gdb inserted.
+    return run_until_stop(kind == stub::ResumeKind::Step);
 }
 
 StopEvent KvmTarget::run_until_stop(bool step) {
@@ -202,7 +205,25 @@ StopEvent KvmTarget::run_until_stop(bool step) {
                 continue;  // a stray signal
             }
         }
+        if (auto* ie = std::get_if<exit::InternalError>(&e);
+            ie && ie->suberror == KVM_INTERNAL_ERROR_EMULATION && !protected_pages_.empty()) {
+            if (auto ev = run_one_unprotected()) return *ev;
+            if (step) return signal_stop(kSigTrap);
+            apply_guest_debug(step);
+            continue;
+        }
         if (auto ev = handle_exit(e)) return *ev;
+        // The exit was the VMM's (port I/O, MMIO, a write to a protected page) and the
+        // guest goes on. A step is one instruction whatever exits it took: finish this
+        // one here instead of trusting KVM to raise the single-step trap after an
+        // instruction it completed for user space (it did not after an emulated write
+        // to a read-only memslot: the step ran on to the guest's end).
+        const bool serviced = std::holds_alternative<exit::IoOut>(e) || std::holds_alternative<exit::IoIn>(e) ||
+                              std::holds_alternative<exit::Mmio>(e);
+        if (step && serviced) {
+            if (auto ev = finish_instruction()) return *ev;
+            return signal_stop(kSigTrap);
+        }
     }
 }
 
@@ -210,7 +231,7 @@ std::optional<StopEvent> KvmTarget::handle_exit(const VcpuExit& e) {
     Vcpu& vcpu = machine_->vcpu();
     if (auto* d = std::get_if<exit::Debug>(&e)) {
         if (d->exception == 1) {
-            const std::uint8_t hits = drs_.enabled_hits(d->dr6) & ~drs_suspended_;
+            const std::uint8_t hits = drs_.enabled_hits(d->dr6);
             for (int i = 0; i < kDebugSlots; ++i) {
                 if (!(hits & (1u << i))) continue;
                 const DebugSlot& slot = drs_.slots()[static_cast<std::size_t>(i)];
@@ -228,15 +249,11 @@ std::optional<StopEvent> KvmTarget::handle_exit(const VcpuExit& e) {
             return signal_stop(kSigTrap);
         }
         if (d->exception == 3) {
-            // int3 intercepted: rip is at the int3 (VMX and SVM both report the instruction).
+            // int3 intercepted: rip is at the int3 (VMX and SVM both report the
+            // instruction, not the address after it), so only a patch at rip is ours. A
+            // guest int3 on the byte after one of our patches is the guest's own.
             std::uint64_t pc = linear_pc();
-            kvm_regs r = vcpu.get_regs();
             auto it = patches_.find(pc);
-            if (it == patches_.end() && patches_.count(pc - 1)) {
-                it = patches_.find(pc - 1);
-                r.rip -= 1;
-                vcpu.set_regs(r);
-            }
             if (it == patches_.end()) {
                 // The guest's own int3: hand the #BP back to the guest's IDT, as if no
                 // debugger were there (QEMU's KVM code does the same). KVM injects it as
@@ -260,7 +277,7 @@ std::optional<StopEvent> KvmTarget::handle_exit(const VcpuExit& e) {
         // rip is past the HLT: one of our patches when rip-1 is a breakpoint address.
         std::uint64_t at = linear_pc() - 1;
         auto it = patches_.find(at);
-        if (it != patches_.end() && it->second.inserted && it->second.byte == kHlt) {
+        if (it != patches_.end() && it->second.byte == kHlt) {
             kvm_regs r = vcpu.get_regs();
             r.rip -= 1;
             vcpu.set_regs(r);
@@ -310,7 +327,7 @@ std::optional<StopEvent> KvmTarget::handle_protected_mmio(const exit::Mmio& m) {
         for (auto& [addr, p] : patches_) {
             if (!overlaps(m.addr, len, p.phys, 1)) continue;
             p.original = m.data[p.phys - m.addr];
-            if (p.inserted) mem.write8(p.phys, p.byte);
+            mem.write8(p.phys, p.byte);
         }
     } else {
         mem.read(m.addr, std::span<std::uint8_t>(m.data.data(), len));
@@ -319,7 +336,7 @@ std::optional<StopEvent> KvmTarget::handle_protected_mmio(const exit::Mmio& m) {
         if (!m.is_write && w.kind != BreakpointKind::AccessWatch) continue;
         for (auto [b, end] : w.phys) {
             if (!overlaps(m.addr, len, b, end - b)) continue;
-            complete_pending_io();
+            finish_instruction();  // the access is done; the watchpoint reports it
             StopEvent ev;
             ev.kind = w.kind == BreakpointKind::WriteWatch ? StopEvent::Kind::Watch : StopEvent::Kind::AccessWatch;
             ev.signal = kSigTrap;
@@ -330,24 +347,143 @@ std::optional<StopEvent> KvmTarget::handle_protected_mmio(const exit::Mmio& m) {
     return std::nullopt;
 }
 
-// Lets KVM finish the instruction of an I/O or MMIO exit without running further
-// (immediate_exit: the pending operation completes, then KVM_RUN returns EINTR).
-void KvmTarget::complete_pending_io() {
+// Lets KVM finish the instruction of an I/O or MMIO exit without running further:
+// with immediate_exit set, KVM_RUN completes the pending operation and returns EINTR
+// before entering the guest. Completing it may need user space again (the next
+// fragment of an access that spans two pages, the rest of a `rep outs`), so this
+// services exits until KVM says EINTR. A stop found on the way (a debug exit: the
+// single-step trap, a debug register; the guest's end) is returned.
+std::optional<StopEvent> KvmTarget::finish_instruction() {
     kvm_run& run = machine_->vcpu().run_state();
-    {
-        std::lock_guard lock(mu_);
-        run.immediate_exit = 1;
+    std::optional<StopEvent> stop;
+    for (;;) {
+        {
+            std::lock_guard lock(mu_);
+            run.immediate_exit = 1;
+        }
+        VcpuExit e = machine_->vcpu().run();
+        {
+            std::lock_guard lock(mu_);
+            run.immediate_exit = interrupt_requested_ ? 1 : 0;
+        }
+        if (std::holds_alternative<exit::Interrupted>(e)) return stop;
+        auto ev = handle_exit(e);
+        if (std::holds_alternative<exit::Debug>(e)) return ev;
+        if (ev) return ev;
     }
-    machine_->vcpu().run();  // EINTR, or a single-step KVM_EXIT_DEBUG when stepping
-    std::lock_guard lock(mu_);
-    run.immediate_exit = interrupt_requested_ ? 1 : 0;
+}
+
+// KVM's instruction emulator cannot do every instruction (SSE and AVX stores, ...),
+// and an access to a protected page (watched, or holding a patched breakpoint) is
+// emulated. Where it gave up, the instruction runs natively: the protection is lifted,
+// the vCPU steps one instruction, the protection comes back, and the watched bytes
+// and patch bytes are checked. First only read-only pages are lifted, so that an
+// access to an access-watched page (a hole) is still seen as MMIO; if the emulator
+// gives up on that too, the holes go as well and the access watchpoint is reported
+// (the page is all it can tell). Returns a stop, or nullopt once the instruction ran.
+std::optional<StopEvent> KvmTarget::run_one_unprotected() {
+    Vcpu& vcpu = machine_->vcpu();
+    // When it gave up KVM also queued a #UD for the guest (handle_emulation_failure);
+    // the instruction is not at fault, so it is taken back.
+    auto drop_queued_ud = [&] {
+        kvm_vcpu_events events = vcpu.get_vcpu_events();
+        if ((events.exception.injected || events.exception.pending) && events.exception.nr == 6) {
+            events.exception.injected = 0;
+            events.exception.pending = 0;
+            events.flags = 0;
+            vcpu.set_vcpu_events(events);
+        }
+    };
+    std::vector<std::vector<std::uint8_t>> before;
+    for (const auto& w : page_watches_) {
+        std::vector<std::uint8_t> bytes;
+        for (auto [b, e] : w.phys) {
+            std::vector<std::uint8_t> part(e - b);
+            machine_->memory().read(b, part);
+            bytes.insert(bytes.end(), part.begin(), part.end());
+        }
+        before.push_back(std::move(bytes));
+    }
+    std::optional<StopEvent> stop;
+    bool done = false;
+    for (Protection lifted : {Protection::HolesOnly, Protection::None}) {
+        drop_queued_ud();
+        protection_ = lifted;
+        sync_memslots();
+        apply_guest_debug(true);
+        for (;;) {
+            VcpuExit e = vcpu.run();
+            if (std::holds_alternative<exit::Interrupted>(e)) {
+                std::lock_guard lock(mu_);
+                if (interrupt_requested_) {
+                    stop = signal_stop(kSigInt);
+                    done = true;
+                    break;
+                }
+                continue;
+            }
+            if (auto* ie = std::get_if<exit::InternalError>(&e); ie && ie->suberror == KVM_INTERNAL_ERROR_EMULATION) {
+                if (lifted == Protection::None) {
+                    stop = handle_exit(e);  // not ours after all: the guest's own failure
+                    done = true;
+                }
+                break;  // it touched an access-watched page: lift the holes too
+            }
+            stop = handle_exit(e);
+            if (std::holds_alternative<exit::Debug>(e) || stop) {
+                if (stop && stop->kind == StopEvent::Kind::Signal && stop->signal == kSigTrap) stop.reset();  // the step
+                done = true;
+                break;
+            }
+        }
+        if (done) {
+            if (lifted == Protection::None && !stop) {
+                for (const auto& w : page_watches_) {
+                    if (w.kind != BreakpointKind::AccessWatch) continue;
+                    StopEvent ev;
+                    ev.kind = StopEvent::Kind::AccessWatch;
+                    ev.signal = kSigTrap;
+                    ev.address = w.addr;
+                    stop = ev;
+                    break;
+                }
+            }
+            break;
+        }
+    }
+    protection_ = Protection::Full;
+    sync_memslots();
+    // A write through the lifted protection may have covered a patch byte: it is the
+    // guest's byte to restore later, and the patch goes back.
+    for (auto& [addr, p] : patches_) {
+        std::uint8_t now = machine_->memory().read8(p.phys);
+        if (now != p.byte) {
+            p.original = now;
+            machine_->memory().write8(p.phys, p.byte);
+        }
+    }
+    if (stop && stop->kind != StopEvent::Kind::AccessWatch) return stop;
+    for (std::size_t i = 0; i < page_watches_.size() && !stop; ++i) {
+        const PageWatch& w = page_watches_[i];
+        std::vector<std::uint8_t> bytes;
+        for (auto [b, e] : w.phys) {
+            std::vector<std::uint8_t> part(e - b);
+            machine_->memory().read(b, part);
+            bytes.insert(bytes.end(), part.begin(), part.end());
+        }
+        if (bytes == before[i]) continue;
+        StopEvent ev;
+        ev.kind = w.kind == BreakpointKind::WriteWatch ? StopEvent::Kind::Watch : StopEvent::Kind::AccessWatch;
+        ev.signal = kSigTrap;
+        ev.address = w.addr;
+        stop = ev;
+    }
+    return stop;
 }
 
 void KvmTarget::apply_guest_debug(bool step) {
     GuestDebugRequest request;
     request.slots = drs_.slots();
-    for (int i = 0; i < kDebugSlots; ++i)
-        if (drs_suspended_ & (1u << i)) request.slots[static_cast<std::size_t>(i)].enabled = false;
     request.int3_patches =
         std::any_of(patches_.begin(), patches_.end(), [](const auto& p) { return p.second.byte == kInt3; });
     request.single_step = step;
@@ -355,33 +491,10 @@ void KvmTarget::apply_guest_debug(bool step) {
     machine_->vcpu().set_guest_debug(make_guest_debug(request));
 }
 
-bool KvmTarget::suspend_breakpoint_at(std::uint64_t pc) {
-    bool any = false;
-    auto it = patches_.find(pc);
-    if (it != patches_.end() && it->second.inserted) {
-        machine_->memory().write8(it->second.phys, it->second.original);
-        it->second.inserted = false;
-        any = true;
-    }
-    for (int i = 0; i < kDebugSlots; ++i) {
-        const DebugSlot& slot = drs_.slots()[static_cast<std::size_t>(i)];
-        if (slot.enabled && slot.kind == DebugKind::Execute && slot.addr == pc) {
-            drs_suspended_ = static_cast<std::uint8_t>(drs_suspended_ | (1u << i));
-            any = true;
-        }
-    }
-    return any;
-}
-
-void KvmTarget::restore_suspended() {
-    for (auto& [addr, p] : patches_) {
-        if (!p.inserted) {
-            p.original = machine_->memory().read8(p.phys);  // the stepped instruction may have changed it
-            machine_->memory().write8(p.phys, p.byte);
-            p.inserted = true;
-        }
-    }
-    drs_suspended_ = 0;
+const KvmTarget::Patch* KvmTarget::patch_at_phys(std::uint64_t phys) const {
+    for (const auto& [addr, p] : patches_)
+        if (p.phys == phys) return &p;
+    return nullptr;
 }
 
 void KvmTarget::remove_all_breakpoints() {
@@ -389,7 +502,6 @@ void KvmTarget::remove_all_breakpoints() {
     for (auto& [addr, p] : patches_) machine_->memory().write8(p.phys, p.original);
     patches_.clear();
     drs_.clear();
-    drs_suspended_ = 0;
     page_watches_.clear();
     sync_memslots();
 }
@@ -475,7 +587,11 @@ TargetStatus KvmTarget::store(const CpuState& before, const CpuState& after) {
     try {
         if (std::memcmp(&before.sregs, &after.sregs, sizeof after.sregs) != 0) v.set_sregs(after.sregs);
         if (std::memcmp(&before.regs, &after.regs, sizeof after.regs) != 0) v.set_regs(after.regs);
-        if (std::memcmp(&before.fpu, &after.fpu, sizeof after.fpu) != 0) v.set_fpu(after.fpu);
+        if (before.fpu.bytes != after.fpu.bytes) {
+            XsaveArea fpu = after.fpu;
+            fx::mark_legacy_present(fpu);  // else XRSTOR would reset a component we wrote
+            v.set_xsave(fpu);
+        }
     } catch (const KvmError& e) {
         return TargetStatus::error(EINVAL, e.what());
     }
@@ -484,7 +600,7 @@ TargetStatus KvmTarget::store(const CpuState& before, const CpuState& after) {
 }
 
 CpuState KvmTarget::cpu_state() const {
-    return {machine_->vcpu().get_regs(), sregs(), machine_->vcpu().get_fpu()};
+    return {machine_->vcpu().get_regs(), sregs(), machine_->vcpu().get_xsave()};
 }
 
 TargetStatus KvmTarget::write_registers(std::span<const std::uint8_t> g) {
@@ -529,7 +645,7 @@ std::size_t KvmTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> o
         mem.read(phys, part);
         // Hide our own patch bytes: show what the guest had there.
         for (const auto& [la, p] : patches_)
-            if (p.inserted && overlaps(p.phys, 1, phys, n)) part[p.phys - phys] = p.original;
+            if (overlaps(p.phys, 1, phys, n)) part[p.phys - phys] = p.original;
     });
 }
 
@@ -540,7 +656,7 @@ std::size_t KvmTarget::write_memory(std::uint64_t addr, std::span<const std::uin
         mem.write(phys, part);
         // A write over a patched byte updates the saved original; the patch stays.
         for (auto& [la, p] : patches_) {
-            if (p.inserted && overlaps(p.phys, 1, phys, n)) {
+            if (overlaps(p.phys, 1, phys, n)) {
                 p.original = part[p.phys - phys];
                 mem.write8(p.phys, p.byte);
             }
@@ -570,8 +686,11 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
             if (!t) return TargetStatus::error(EFAULT, "address " + hex(addr) + " is not mapped");
             Patch p;
             p.phys = t->first;
-            p.original = machine_->memory().read8(p.phys);
             p.byte = sw_mech_ == BreakMechanism::Int3 ? kInt3 : kHlt;
+            // Another linear address (an alias of this physical byte) may hold a patch
+            // here already: the guest's byte is the one it saved, not our patch.
+            const Patch* alias = patch_at_phys(p.phys);
+            p.original = alias ? alias->original : machine_->memory().read8(p.phys);
             machine_->memory().write8(p.phys, p.byte);
             it = patches_.emplace(addr, p).first;
             sync_memslots();
@@ -582,6 +701,11 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
     case BreakpointKind::WriteWatch:
     case BreakpointKind::AccessWatch: {
         if (length == 0) return TargetStatus::error(EINVAL, "zero-length watchpoint");
+        // Idempotent ("Packets", Z: inserting the same watchpoint twice is one
+        // watchpoint): the same kind, address and length again changes nothing, and
+        // one z removes it, whichever mechanism holds it.
+        for (const auto& w : page_watches_)
+            if (w.kind == kind && w.addr == addr && w.len == length) return TargetStatus::ok();
         if (watch_mech_ == WatchMechanism::DebugRegisters && dr_range_ok(kind, addr, length) &&
             drs_.add(dr_kind(kind), addr, static_cast<unsigned>(length)))
             return TargetStatus::ok();
@@ -618,8 +742,10 @@ TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t add
         if (!flag) return TargetStatus::error(ENOENT, "no breakpoint at " + hex(addr));
         flag = false;
         if (!it->second.software && !it->second.hardware) {
-            if (it->second.inserted) machine_->memory().write8(it->second.phys, it->second.original);
+            const Patch gone = it->second;
             patches_.erase(it);
+            // The guest's byte comes back once no alias still patches it.
+            if (!patch_at_phys(gone.phys)) machine_->memory().write8(gone.phys, gone.original);
             sync_memslots();
         }
         return TargetStatus::ok();
@@ -679,11 +805,13 @@ void KvmTarget::sync_memslots() {
     std::map<std::uint64_t, bool> want;
     for (const auto& w : page_watches_) {
         bool hole = w.kind == BreakpointKind::AccessWatch;
+        if (protection_ == Protection::None || (protection_ == Protection::HolesOnly && !hole)) continue;
         for (auto [b, e] : w.phys) {
             for (std::uint64_t p = b & ~(kPageSize - 1); p < e; p += kPageSize) want[p] |= hole;
         }
     }
-    for (const auto& [addr, p] : patches_) want.emplace(p.phys & ~(kPageSize - 1), false);
+    if (protection_ == Protection::Full)
+        for (const auto& [addr, p] : patches_) want.emplace(p.phys & ~(kPageSize - 1), false);
     if (want == protected_pages_) return;
     protected_pages_ = std::move(want);
     Vm& vm = machine_->vm();

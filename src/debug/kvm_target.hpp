@@ -111,7 +111,6 @@ private:
         std::uint8_t byte = 0;
         bool software = false;  // a Z0 is set here
         bool hardware = false;  // a Z1 (fallback) is set here
-        bool inserted = true;   // false while stepping over it
     };
     // A page-protection watchpoint: its linear range and the guest-physical ranges it maps to.
     struct PageWatch {
@@ -132,10 +131,10 @@ private:
     stub::StopEvent run_until_stop(bool step);
     std::optional<stub::StopEvent> handle_exit(const VcpuExit& e);
     std::optional<stub::StopEvent> handle_protected_mmio(const exit::Mmio& m);
-    void complete_pending_io();
+    std::optional<stub::StopEvent> finish_instruction();
+    std::optional<stub::StopEvent> run_one_unprotected();
     void apply_guest_debug(bool step);
-    bool suspend_breakpoint_at(std::uint64_t pc);  // true when one was there
-    void restore_suspended();
+    const Patch* patch_at_phys(std::uint64_t phys) const;  // any patch of that byte, or nullptr
 
     kvm_sregs sregs() const;
     CpuState cpu_state() const;
@@ -178,9 +177,12 @@ private:
     // Owned by whoever has the target: the session while stopped, the vCPU thread while running.
     std::map<std::uint64_t, Patch> patches_;  // by linear address
     DebugRegisterSlots drs_;          // Z1/Z2/Z4 on DR0-DR3
-    std::uint8_t drs_suspended_ = 0;  // bit i: slot i is left out while stepping over it
     std::vector<PageWatch> page_watches_;
     std::map<std::uint64_t, bool> protected_pages_;  // phys page -> true: hole (access), false: read-only
+    // What sync_memslots protects: everything, or (while one instruction the emulator
+    // could not do runs natively) only the holes, or nothing.
+    enum class Protection { Full, HolesOnly, None };
+    Protection protection_ = Protection::Full;
     std::vector<std::uint32_t> slots_ = {0};
     bool phys_mode_ = false;
     bool finished_ = false;  // exited, killed or crashed: resume reports last_stop_ again

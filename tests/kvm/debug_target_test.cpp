@@ -123,6 +123,16 @@ StopEvent run(KvmTarget& t, ResumeKind kind = ResumeKind::Continue) {
 
 std::uint64_t rip(KvmTarget& t) { return t.machine().vcpu().get_regs().rip; }
 
+// gdb's step-over of a breakpoint it inserted at the pc: z, one step, Z again.
+void step_over(KvmTarget& t, BreakpointKind kind, std::uint64_t addr) {
+    ASSERT_TRUE(t.remove_breakpoint(kind, addr, 1).is_ok());
+    StopEvent ev = run(t, ResumeKind::Step);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Signal) << ev.message;
+    EXPECT_EQ(ev.signal, 5);
+    EXPECT_NE(rip(t), addr);
+    ASSERT_TRUE(t.insert_breakpoint(kind, addr, 1).is_ok());
+}
+
 std::uint32_t read32(KvmTarget& t, std::uint64_t addr) {
     std::uint8_t b[4]{};
     EXPECT_EQ(t.read_memory(addr, b), 4u);
@@ -194,7 +204,8 @@ TEST_P(DebugCGuest, HardwareBreakpointAtSumTo) {
     ASSERT_EQ(ev.kind, StopEvent::Kind::HardwareBreak) << ev.message;
     EXPECT_EQ(rip(t), sum_to);
     EXPECT_EQ(*g.console, "factorial(5) = 120\n");
-    // Continuing steps over the breakpoint that is still inserted.
+    // gdb's own step-over: z1, one step, Z1, then continue.
+    step_over(t, BreakpointKind::Hardware, sum_to);
     ev = run(t);
     EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
     EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
@@ -206,24 +217,56 @@ TEST_P(DebugCGuest, StepsOneInstructionAtATimeAndOverABreakpoint) {
     ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, fact, 1).is_ok());
     ASSERT_EQ(run(t).kind, StopEvent::Kind::SoftwareBreak);
     ASSERT_EQ(rip(t), fact);
-    // Step from the breakpoint: the first instruction of factorial runs, once.
-    StopEvent ev = run(t, ResumeKind::Step);
-    EXPECT_EQ(ev.kind, StopEvent::Kind::Signal);
-    EXPECT_EQ(ev.signal, 5);
+    // Step from the breakpoint as gdb does (z0, step, Z0): the first instruction of
+    // factorial runs, once.
+    step_over(t, BreakpointKind::Software, fact);
     std::uint64_t after = rip(t);
     EXPECT_GT(after, fact);
     EXPECT_LT(after, fact + 16);
     for (int i = 0; i < 5; ++i) {
         std::uint64_t before = rip(t);
-        ev = run(t, ResumeKind::Step);
+        StopEvent ev = run(t, ResumeKind::Step);
         EXPECT_EQ(ev.kind, StopEvent::Kind::Signal);
         EXPECT_EQ(ev.signal, 5);
         EXPECT_NE(rip(t), before);
     }
     // The breakpoint is still there for the next call.
-    ev = run(t);
+    StopEvent ev = run(t);
     EXPECT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak);
     EXPECT_EQ(rip(t), fact);
+}
+
+// A breakpoint at the pc the guest resumes from is hit, not stepped over: gdb's
+// `jump *main` onto `break *main`, an inferior call of a function with a breakpoint
+// on its first instruction, `continue` after `return` onto a breakpoint. Only gdb
+// steps over its breakpoints (z0, vCont;s, Z0); gdbserver never does it for it.
+TEST_P(DebugCGuest, ResumingAtABreakpointHitsItAgain) {
+    KvmTarget& t = *g.target;
+    std::uint64_t fact = g.at("factorial");
+    for (BreakpointKind kind : {BreakpointKind::Software, BreakpointKind::Hardware}) {
+        ASSERT_TRUE(t.insert_breakpoint(kind, fact, 1).is_ok());
+        if (kind == BreakpointKind::Software) {
+            ASSERT_EQ(run(t).kind, StopEvent::Kind::SoftwareBreak);
+        }
+        ASSERT_EQ(rip(t), fact);
+        const kvm_regs at_break = t.machine().vcpu().get_regs();
+        const StopEvent::Kind want =
+            kind == BreakpointKind::Software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
+        // Continue and step alike report it again without running an instruction:
+        // same pc, same stack (factorial(5) did not call factorial(4)).
+        for (ResumeKind how : {ResumeKind::Continue, ResumeKind::Step}) {
+            StopEvent ev = run(t, how);
+            EXPECT_EQ(ev.kind, want) << ev.message;
+            EXPECT_EQ(rip(t), fact);
+            EXPECT_EQ(t.machine().vcpu().get_regs().rsp, at_break.rsp);
+            EXPECT_EQ(t.machine().vcpu().get_regs().rdi, at_break.rdi);
+        }
+        EXPECT_EQ(*g.console, "");
+        ASSERT_TRUE(t.remove_breakpoint(kind, fact, 1).is_ok());
+    }
+    // Without it the guest runs on to its end.
+    EXPECT_EQ(run(t).kind, StopEvent::Kind::Exited);
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
 }
 
 TEST_P(DebugCGuest, MemoryReadsHidePatchBytesAndWritesKeepThePatch) {
@@ -349,6 +392,15 @@ TEST(DebugRun, TripleFaultStopsWithSigsegvAndRegistersStayReadable) {
     EXPECT_NE(ev.message.find("triple"), std::string::npos) << ev.message;
     EXPECT_FALSE(g.target->read_registers().empty());
     EXPECT_EQ(*g.console, "about to triple-fault\n");
+    // It cannot go on: the next resume ends it with that signal (`X0b`: gdb prints
+    // "Program terminated with signal SIGSEGV"), and so does every one after it.
+    for (ResumeKind how : {ResumeKind::Continue, ResumeKind::Step, ResumeKind::Continue}) {
+        ev = run(*g.target, how);
+        EXPECT_EQ(ev.kind, StopEvent::Kind::Terminated);
+        EXPECT_EQ(ev.signal, 11);
+        EXPECT_EQ(g.target->last_stop().kind, StopEvent::Kind::Terminated);
+    }
+    EXPECT_EQ(*g.console, "about to triple-fault\n");
 }
 
 TEST(DebugRun, BreakpointOnTheGuestsOwnHltThenExit) {
@@ -359,7 +411,11 @@ TEST(DebugRun, BreakpointOnTheGuestsOwnHltThenExit) {
     StopEvent ev = run(t);
     ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << ev.message;
     EXPECT_EQ(rip(t), done);
-    ev = run(t);
+    // Resuming with it inserted hits it again; gdb's step-over (z0, vCont;s) runs the hlt.
+    EXPECT_EQ(run(t).kind, StopEvent::Kind::SoftwareBreak);
+    EXPECT_EQ(rip(t), done);
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, done, 1).is_ok());
+    ev = run(t, ResumeKind::Step);
     EXPECT_EQ(ev.kind, StopEvent::Kind::Exited);
 }
 
@@ -490,14 +546,15 @@ INSTANTIATE_TEST_SUITE_P(DebugFourModes, DebugRegisters,
 TEST(DebugRegisterMap, FullTagWordFromTheAbridgedOne) {
     Guest g = start("hello-long.elf");
     KvmTarget& t = *g.target;
-    kvm_fpu f = t.machine().vcpu().get_fpu();
-    f.fsw = 7 << 11;  // TOP = 7: ST0 is physical register 7
-    f.ftwx = 0x80;
-    std::memset(f.fpr, 0, sizeof f.fpr);
-    f.fpr[0][7] = 0x80;  // 1.0: mantissa 0x8000000000000000, exponent 0x3fff
-    f.fpr[0][8] = 0xff;
-    f.fpr[0][9] = 0x3f;
-    t.machine().vcpu().set_fpu(f);
+    XsaveArea f = t.machine().vcpu().get_xsave();
+    fx::put<std::uint16_t>(f, fx::FSW, 7 << 11);  // TOP = 7: ST0 is physical register 7
+    f.bytes[fx::FTW] = 0x80;
+    for (unsigned i = 0; i < 8; ++i) std::memset(fx::st(f, i), 0, fx::ST_STRIDE);
+    fx::st(f, 0)[7] = 0x80;  // 1.0: mantissa 0x8000000000000000, exponent 0x3fff
+    fx::st(f, 0)[8] = 0xff;
+    fx::st(f, 0)[9] = 0x3f;
+    fx::mark_legacy_present(f);
+    t.machine().vcpu().set_xsave(f);
     const auto* ftag = stub::register_layout(stub::Arch::X86_64).find("ftag");
     ASSERT_NE(ftag, nullptr);
     auto v = t.read_register(ftag->regnum);
@@ -509,7 +566,35 @@ TEST(DebugRegisterMap, FullTagWordFromTheAbridgedOne) {
     EXPECT_EQ((*s)[9], 0x3f);
     // Writing the full tag back gives the same abridged tag.
     ASSERT_TRUE(t.write_register(ftag->regnum, *v).is_ok());
-    EXPECT_EQ(t.machine().vcpu().get_fpu().ftwx, 0x80);
+    EXPECT_EQ(t.machine().vcpu().get_xsave().bytes[fx::FTW], 0x80);
+}
+
+// MXCSR is not in KVM_GET_FPU/KVM_SET_FPU: it must come from and go to the CPU
+// (KVM_GET_XSAVE/KVM_SET_XSAVE). mode_setup's 0x1f80 reaches the vCPU, a `P` of a
+// new value is what the CPU then holds, and the guest's own stmxcsr sees it.
+TEST(DebugRegisterMap, MxcsrRoundTripsThroughTheCpu) {
+    Guest g = start("hello-long.elf");
+    KvmTarget& t = *g.target;
+    const auto* mxcsr = stub::register_layout(stub::Arch::X86_64).find("mxcsr");
+    ASSERT_NE(mxcsr, nullptr);
+    auto v = t.read_register(mxcsr->regnum);
+    ASSERT_TRUE(v);
+    ASSERT_EQ(v->size(), 4u);
+    EXPECT_EQ((*v)[0] | (*v)[1] << 8, 0x1f80);
+    EXPECT_EQ(fx::get<std::uint32_t>(t.machine().vcpu().get_xsave(), fx::MXCSR), 0x1f80u);
+    // Round to zero (RC = 11), all exceptions masked, flush to zero.
+    const std::vector<std::uint8_t> value{0x80, 0xff, 0x00, 0x00};
+    ASSERT_TRUE(t.write_register(mxcsr->regnum, value).is_ok());
+    EXPECT_EQ(fx::get<std::uint32_t>(t.machine().vcpu().get_xsave(), fx::MXCSR), 0xff80u);
+    EXPECT_EQ(*t.read_register(mxcsr->regnum), value);
+    // An xmm register and st0 written through `P` are the CPU's too.
+    const auto* xmm3 = stub::register_layout(stub::Arch::X86_64).find("xmm3");
+    std::vector<std::uint8_t> x(16);
+    for (std::size_t i = 0; i < x.size(); ++i) x[i] = static_cast<std::uint8_t>(0x30 + i);
+    ASSERT_TRUE(t.write_register(xmm3->regnum, x).is_ok());
+    XsaveArea now = t.machine().vcpu().get_xsave();
+    EXPECT_EQ(std::vector<std::uint8_t>(fx::xmm(now, 3), fx::xmm(now, 3) + 16), x);
+    EXPECT_EQ(fx::get<std::uint32_t>(now, fx::MXCSR), 0xff80u);
 }
 
 TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {
@@ -537,6 +622,7 @@ TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {
     std::uint8_t b = 0;
     ASSERT_EQ(t.read_memory(done, std::span<std::uint8_t>(&b, 1)), 1u);
     EXPECT_EQ(b, 0xf4);  // `done` is the guest's own hlt
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, done, 1).is_ok());
     ev = run(t);
     EXPECT_EQ(ev.kind, StopEvent::Kind::Exited);
 }
@@ -729,4 +815,174 @@ TEST(DebugNative, TheGuestsOwnInt3GoesToItsHandler) {
     EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
     EXPECT_EQ(ev.exit_status, 7);
     EXPECT_EQ(*g.console, "int3 handled\nback\n");
+}
+
+// ---------------------------------------------------------------------------
+// Protected pages: every guest instruction keeps working on them.
+
+namespace {
+std::vector<std::uint8_t> bytes_at(KvmTarget& t, std::uint64_t addr, std::size_t n) {
+    std::vector<std::uint8_t> b(n);
+    EXPECT_EQ(t.read_memory(addr, b), n);
+    return b;
+}
+std::vector<std::uint8_t> qwords(std::initializer_list<std::uint64_t> q) {
+    std::vector<std::uint8_t> b;
+    for (std::uint64_t v : q)
+        for (int i = 0; i < 8; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    return b;
+}
+// stores-long.elf says "vmovdqu" before its AVX store and "vmovdqu faulted" when
+// the store faulted natively (an AVX that CPUID advertises but the vCPU lacks).
+bool avx_ran(const std::string& console) {
+    return console.find("vmovdqu\n") != std::string::npos && console.find("vmovdqu faulted") == std::string::npos;
+}
+constexpr std::uint64_t Q1 = 0x1111111111111111, Q2 = 0x2222222222222222, Q3 = 0x3333333333333333,
+                        Q4 = 0x4444444444444444, Q5 = 0x5555555555555555, Q6 = 0x6666666666666666,
+                        Q7 = 0x7777777777777777;
+}  // namespace
+
+// A write watchpoint on `target` (page protection: its page is a read-only memslot,
+// so each store is an MMIO exit that KVM's emulator would have to carry out). SSE,
+// AVX and cmpxchg16b stores are beyond that emulator: they run natively instead, and
+// each store still stops, after the instruction, with the bytes it wrote.
+TEST(DebugWatch, EveryKindOfStoreToAPageProtectedVariableStopsAfterIt) {
+    Guest g = start("stores-long.elf", std::nullopt, hlt_forced());
+    KvmTarget& t = *g.target;
+    const std::uint64_t target = g.at("target");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::WriteWatch, target, 32).is_ok());
+    struct Store {
+        const char* after;
+        std::vector<std::uint8_t> bytes;
+    };
+    std::vector<Store> stores = {
+        {"after_mov", qwords({Q1, 0, 0, 0})},
+        {"after_movaps", qwords({Q2, Q3, 0, 0})},
+        {"after_movsd", qwords({Q2, Q4, 0, 0})},
+        {"after_rep", qwords({Q2, Q4, Q2, Q3})},
+        {"after_cx16", qwords({Q5, Q6, Q2, Q3})},
+        {"after_avx", qwords({Q2, Q3, Q4, Q7})},
+    };
+    for (const Store& s : stores) {
+        StopEvent ev = run(t);
+        if (std::string(s.after) == "after_avx" && ev.kind == StopEvent::Kind::Exited) {
+            // No AVX in this vCPU's CPUID, or AVX faults even without kvmgdb's
+            // protection (nested KVM under TCG): the guest said which.
+            EXPECT_TRUE(!avx_ran(*g.console)) << *g.console;
+            std::printf("*** AVX NOT EXERCISED on this host: the vmovdqu store %s ***\n",
+                        g.console->find("vmovdqu faulted") != std::string::npos ? "faults natively" : "is not in CPUID");
+            break;
+        }
+        // rep movsb (2 bytes: f3 a4) stops after each byte it moves, as a data
+        // breakpoint would, with rcx counting down. KVM's emulator may leave rip on
+        // the instruction after its last iteration (rcx 0): it moves on at the next
+        // entry without storing anything more.
+        const bool rep = std::string(s.after) == "after_rep";
+        const std::uint64_t rep_insn = g.at(s.after) - 2;
+        auto rcx = [&] { return t.machine().vcpu().get_regs().rcx; };
+        for (int i = 0; i < 32 && rep && ev.kind == StopEvent::Kind::Watch && rip(t) == rep_insn && rcx() != 0; ++i)
+            ev = run(t);
+        ASSERT_EQ(ev.kind, StopEvent::Kind::Watch) << s.after << ": " << ev.message << "\n" << *g.console;
+        EXPECT_EQ(ev.address, target);
+        if (rep && rip(t) == rep_insn)
+            EXPECT_EQ(rcx(), 0u);
+        else
+            EXPECT_EQ(rip(t), g.at(s.after));
+        EXPECT_EQ(bytes_at(t, target, 32), s.bytes) << s.after;
+        if (std::string(s.after) == "after_avx") {
+            ASSERT_EQ(run(t).kind, StopEvent::Kind::Exited);
+        }
+    }
+    EXPECT_EQ(t.last_stop().kind, StopEvent::Kind::Exited) << t.last_stop().message;
+    EXPECT_NE(g.console->find("stores done\n"), std::string::npos) << *g.console;
+    EXPECT_GE(t.machine().memory().read32(g.at("neighbour")), 5u);
+}
+
+// The same stores with only a breakpoint patch on the page (gdb's `finish` and
+// inferior-call breakpoints sit on stack pages): the guest runs to its end, every
+// byte as the stores left it, and the patch byte is still the guest's underneath.
+TEST(DebugWatch, StoresToAPageHoldingABreakpointPatchAllLand) {
+    Guest g = start("stores-long.elf", std::nullopt, hlt_forced());
+    KvmTarget& t = *g.target;
+    const std::uint64_t spare = g.at("spare");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, spare, 1).is_ok());
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message << "\n" << *g.console;
+    const bool avx = avx_ran(*g.console);
+    EXPECT_EQ(bytes_at(t, g.at("target"), 32), avx ? qwords({Q2, Q3, Q4, Q7}) : qwords({Q5, Q6, Q2, Q3}));
+    EXPECT_EQ(bytes_at(t, spare, 1), std::vector<std::uint8_t>{0x90});
+    EXPECT_EQ(t.machine().memory().read32(g.at("neighbour")), avx ? 6u : 5u);
+}
+
+// A step is one instruction, whatever the memslots do: with a watchpoint on the
+// stack page (not on what the calls push), stepping a `call` stops after it instead
+// of running on to the guest's end; so does every store to the watched data page.
+TEST(DebugWatch, SteppingWritesToAProtectedPageOutsideTheWatchStopsAfterEachInstruction) {
+    Guest g = start("stores-long.elf", std::nullopt, hlt_forced());
+    KvmTarget& t = *g.target;
+    const std::uint64_t stack_var = t.machine().vcpu().get_regs().rsp - 0x800;
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::WriteWatch, stack_var, 8).is_ok());
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::WriteWatch, g.at("spare"), 8).is_ok());
+    const std::uint64_t say = g.at("say");
+    int steps = 0, calls = 0;
+    while (rip(t) != g.at("done") && steps < 2000) {
+        const std::uint64_t before = rip(t);
+        StopEvent ev = run(t, ResumeKind::Step);
+        ASSERT_EQ(ev.kind, StopEvent::Kind::Signal) << "step " << steps << " at " << std::hex << before << ": "
+                                                    << ev.message;
+        ASSERT_EQ(ev.signal, 5);
+        if (rip(t) == say && before != say) ++calls;
+        ++steps;
+    }
+    EXPECT_EQ(rip(t), g.at("done"));
+    EXPECT_GE(calls, 6);  // each `call say` stopped at say's first instruction
+    EXPECT_NE(g.console->find("stores done\n"), std::string::npos);
+    EXPECT_EQ(run(t).kind, StopEvent::Kind::Exited);
+}
+
+// Two Z2 (or Z4) at one address are one watchpoint ("Packets", Z: idempotent): one
+// z2 removes it, and the guest then runs to its end without a stop.
+TEST(DebugWatch, PageProtectionWatchpointsAreIdempotent) {
+    for (BreakpointKind kind : {BreakpointKind::WriteWatch, BreakpointKind::AccessWatch}) {
+        Guest g = start("cguest64.elf", std::nullopt, hlt_forced());
+        KvmTarget& t = *g.target;
+        const std::uint64_t w = g.at(kind == BreakpointKind::WriteWatch ? "watched_value" : "counter");
+        ASSERT_TRUE(t.insert_breakpoint(kind, w, 4).is_ok());
+        ASSERT_TRUE(t.insert_breakpoint(kind, w, 4).is_ok());
+        std::string info;
+        ASSERT_TRUE(t.monitor("info debug", info).is_ok());
+        EXPECT_NE(info.find("1 page-protection watchpoint(s)"), std::string::npos) << info;
+        ASSERT_TRUE(t.remove_breakpoint(kind, w, 4).is_ok());
+        ASSERT_TRUE(t.monitor("info debug", info).is_ok());
+        EXPECT_NE(info.find("0 page-protection watchpoint(s), 0 protected page(s)"), std::string::npos) << info;
+        EXPECT_FALSE(t.remove_breakpoint(kind, w, 4).is_ok());
+        StopEvent ev = run(t);
+        EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    }
+}
+
+// Two Z0 at linear aliases of one physical byte (a second mapping of the guest's
+// code): the second must keep the guest's byte as the original, not the first's
+// patch, and the byte comes back only once both are gone.
+TEST(DebugRun, BreakpointsAtTwoAliasesOfOneByteRestoreTheGuestsByte) {
+    Guest g = start("cguest32.elf", CpuMode::Paged32, hlt_forced());
+    KvmTarget& t = *g.target;
+    // Map linear 0x40000000 (PDE 0x100) onto physical 0 as PDE 0 does, 4 MiB pages.
+    const std::uint64_t pd = t.machine().vcpu().get_sregs().cr3;
+    t.machine().memory().write32(pd + 0x100 * 4, t.machine().memory().read32(pd));
+    const std::uint64_t fact = g.at("factorial"), alias = fact + 0x40000000;
+    const std::uint8_t guest_byte = t.machine().memory().read8(fact);
+    ASSERT_NE(guest_byte, 0xf4);
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, fact, 1).is_ok());
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, alias, 1).is_ok());
+    EXPECT_EQ(bytes_at(t, alias, 1), std::vector<std::uint8_t>{guest_byte});  // hidden at both
+    EXPECT_EQ(bytes_at(t, fact, 1), std::vector<std::uint8_t>{guest_byte});
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, fact, 1).is_ok());
+    EXPECT_EQ(t.machine().memory().read8(fact), 0xf4);  // the alias still patches it
+    EXPECT_EQ(bytes_at(t, alias, 1), std::vector<std::uint8_t>{guest_byte});
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, alias, 1).is_ok());
+    EXPECT_EQ(t.machine().memory().read8(fact), guest_byte);
+    StopEvent ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
 }
