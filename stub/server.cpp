@@ -25,6 +25,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <chrono>
@@ -46,6 +47,13 @@ namespace {
 constexpr std::string_view kRefusal = "kvmgdb: another debugger is already connected\n";
 // How long SIGINT/SIGTERM waits for a running guest to stop before giving up on it.
 constexpr auto kShutdownGrace = std::chrono::seconds(2);
+// Backpressure: a client that sends requests but does not read the replies must
+// not make us buffer them without bound (one 11-byte `m` asks for 64 KiB). Input
+// is fed to the session in slices, and reading pauses while more than
+// kMaxQueued bytes wait to be written, so at most kMaxQueued plus one slice's
+// worth of replies (23 maximal `m` replies, ~1.5 MiB) are ever held.
+constexpr std::size_t kMaxQueued = 1024 * 1024;
+constexpr std::size_t kFeedSlice = 256;
 
 // "127.0.0.1:1234" / "[::1]:1234" from a bound or connected socket address.
 std::string address_text(const Protocol::endpoint& ep) {
@@ -88,14 +96,17 @@ void remove_stale_socket(const ListenAddress& address) {
 }
 
 struct Connection {
-    explicit Connection(Socket s) : socket(std::move(s)) {}
+    explicit Connection(Socket s) : socket(std::move(s)), drained(socket.get_executor()) {}
     Socket socket;
+    asio::steady_timer drained;  // cancelled when the write queue drains (or on close)
     std::string peer;
     std::string pending;    // queued while a write is in flight
     std::string in_flight;  // the buffer of the write in flight
     bool writing = false;
     bool close_after_write = false;  // the session is over (D, k, vKill)
     bool closed = false;
+
+    std::size_t queued() const { return pending.size() + (writing ? in_flight.size() : 0); }
 };
 using ConnectionPtr = std::shared_ptr<Connection>;
 
@@ -243,8 +254,15 @@ asio::awaitable<void> Server::Impl::read_loop(ConnectionPtr c) {
         std::size_t n =
             co_await c->socket.async_read_some(asio::buffer(buffer), asio::redirect_error(asio::use_awaitable, ec));
         if (ec || c->closed) break;
-        if (c->close_after_write) continue;  // after D / k: late bytes mean nothing
-        apply(c, session->on_bytes(std::span<const std::uint8_t>(buffer.data(), n)));
+        for (std::size_t at = 0; at < n && !c->closed && !c->close_after_write; at += kFeedSlice) {
+            // After D / k the loop stops feeding: late bytes mean nothing.
+            std::size_t len = std::min(kFeedSlice, n - at);
+            apply(c, session->on_bytes(std::span<const std::uint8_t>(buffer.data() + at, len)));
+            while (!c->closed && c->queued() > kMaxQueued) {
+                c->drained.expires_at(asio::steady_timer::time_point::max());
+                co_await c->drained.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+            }
+        }
     }
     close(c);
 }
@@ -293,6 +311,7 @@ void Server::Impl::start_write(const ConnectionPtr& c) {
                       [self = shared_from_this(), c](const error_code& ec, std::size_t) {
                           c->writing = false;
                           if (ec || c->closed) return self->close(c);
+                          if (c->pending.size() <= kMaxQueued) c->drained.cancel();
                           if (!c->pending.empty()) return self->start_write(c);
                           if (c->close_after_write) self->close(c);
                       });
@@ -302,6 +321,7 @@ void Server::Impl::start_write(const ConnectionPtr& c) {
 void Server::Impl::close(const ConnectionPtr& c) {
     if (c->closed) return;
     c->closed = true;
+    c->drained.cancel();
     error_code ignored;
     c->socket.shutdown(asio::socket_base::shutdown_both, ignored);
     c->socket.close(ignored);

@@ -46,6 +46,12 @@ public:
     std::optional<std::chrono::milliseconds> stop_after;
     StopEvent next_stop{StopEvent::Kind::Signal, 5, 0, 0, {}};
     std::atomic<int> interrupts{0};
+    std::atomic<int> memory_reads{0};
+
+    std::size_t read_memory(std::uint64_t addr, std::span<std::uint8_t> out) override {
+        ++memory_reads;
+        return FakeTarget::read_memory(addr, out);
+    }
 
     void resume(ResumeKind kind, std::optional<std::uint8_t> signal, StopHandler handler) override {
         FakeTarget::resume(kind, signal, handler);
@@ -104,6 +110,21 @@ public:
         fd_ = -1;
     }
     void send(std::string_view bytes) { ASSERT_EQ(::write(fd_, bytes.data(), bytes.size()), ssize_t(bytes.size())); }
+    // As much of `bytes` as the socket takes within `limit` without blocking; returns how much.
+    std::size_t send_some(std::string_view bytes, std::chrono::milliseconds limit) {
+        std::size_t sent = 0;
+        auto deadline = std::chrono::steady_clock::now() + limit;
+        while (sent < bytes.size() && std::chrono::steady_clock::now() < deadline) {
+            ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+            if (n > 0) sent += static_cast<std::size_t>(n);
+            else std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        return sent;
+    }
+    // Exactly `n` bytes (or fewer at EOF / timeout).
+    std::string read_exactly(std::size_t n) {
+        return read_until([n](const std::string& b) { return b.size() >= n; });
+    }
     // Reads until `done(received)`, EOF or the timeout; returns what came.
     template <typename Done>
     std::string read_until(Done done) {
@@ -258,6 +279,41 @@ TEST_F(ServerFixture, AReconnectingGdbStartsWithoutTheOldOnesFeatures) {
     }
     EXPECT_TRUE(reply.starts_with("+$T05thread:1;")) << reply;
     EXPECT_EQ(reply.find("swbreak"), std::string::npos) << reply;
+}
+
+// A client that sends requests but does not read the replies: the server stops
+// reading (backpressure) instead of queueing every reply; all arrive, in order,
+// once the client reads. Here 1024 requests of 12 bytes ask for 64 MiB.
+TEST_F(ServerFixture, AClientThatDoesNotReadHoldsUpItsRequestsNotOurMemory) {
+    start();
+    Client gdb(address());
+    gdb.send(frame("QStartNoAckMode"));
+    ASSERT_EQ(gdb.read_exactly(7), "+$OK#9a");
+    const int count = 1024;
+    const std::string request = frame("m10000,8000");  // a 64 KiB hex reply each
+    std::string requests;
+    for (int i = 0; i < count; ++i) requests += request;
+    std::size_t sent = gdb.send_some(requests, 2000ms);
+    // Wait until the server stops making progress (or has served everything).
+    int served = -1;
+    for (auto deadline = std::chrono::steady_clock::now() + 20s;
+         served != target.memory_reads && served != count && std::chrono::steady_clock::now() < deadline;) {
+        served = target.memory_reads;
+        std::this_thread::sleep_for(500ms);
+    }
+    EXPECT_LT(served, count / 2) << sent / request.size() << " requests sent";
+    // Now read: the rest goes out from another thread, the replies all come back.
+    std::thread rest([&] { gdb.send(std::string_view(requests).substr(sent)); });
+    std::string hex;
+    for (std::size_t i = 0; i < 0x8000; ++i) hex += "0123456789abcdef"[(i & 0xff) >> 4], hex += "0123456789abcdef"[i & 0xf];
+    const std::string reply = frame(hex);
+    std::string got = gdb.read_exactly(reply.size() * count);
+    rest.join();
+    ASSERT_EQ(got.size(), reply.size() * count);
+    for (int i = 0; i < count; ++i) {
+        ASSERT_EQ(got.compare(reply.size() * static_cast<std::size_t>(i), reply.size(), reply), 0) << "reply " << i;
+    }
+    EXPECT_EQ(target.memory_reads, count);
 }
 
 TEST_F(ServerFixture, StopFromAnotherThreadBecomesAStopReply) {
