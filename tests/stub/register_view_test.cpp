@@ -15,7 +15,7 @@ const RegisterLayout& wide() { return register_layout(Arch::X86_64); }
 void put(std::vector<std::uint8_t>& g, const RegisterLayout& l, std::string_view name, std::uint64_t v) {
     const RegisterInfo* r = l.find(name);
     ASSERT_NE(r, nullptr) << name;
-    for (std::size_t i = 0; i < reg_size(*r); ++i) g[r->offset + i] = i < 8 ? static_cast<std::uint8_t>(v >> (8 * i)) : 0;
+    for (std::size_t i = 0; i < reg_size(*r); ++i) g[r->offset + i] = static_cast<std::uint8_t>(i < 8 ? v >> (8 * i) : 0);
 }
 
 std::uint64_t get(const std::vector<std::uint8_t>& g, const RegisterLayout& l, std::string_view name) {
