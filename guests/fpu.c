@@ -71,9 +71,28 @@ __attribute__((noinline)) float dot4(v4sf a, v4sf b)
     return p[0] + p[1] + p[2] + p[3];
 }
 
+/* For gdb's inferior calls with a floating-point argument (`print half(3.0)`). */
+__attribute__((noinline)) double half(double x)
+{
+    return x / 2.0;
+}
+
+/* MXCSR as the guest's own stmxcsr sees it (the gdb tests set it first). */
+unsigned int mxcsr_seen;
+__attribute__((noinline)) unsigned int read_mxcsr(void)
+{
+    unsigned int m;
+    __asm__ volatile("stmxcsr %0" : "=m"(m));
+    return m;
+}
+
 int main(void)
 {
     int ok = 1;
+
+    mxcsr_seen = read_mxcsr();
+    if (half(two) != 1.0)
+        ok = 0;
 
     pi_approx = newton_sqrt(basel(terms));
     console_write("pi ~= ");
