@@ -549,7 +549,7 @@ kvm_sregs KvmTarget::sregs() const { return machine_->vcpu().get_sregs(); }
 std::uint64_t KvmTarget::linear_pc() const {
     kvm_sregs s = sregs();
     std::uint64_t rip = machine_->vcpu().get_regs().rip;
-    if (arch_of(s) == stub::Arch::X86_64) return rip;  // CS.base is ignored in 64-bit code
+    if ((s.efer & bits::EFER_LMA) && s.cs.l) return rip;  // CS.base is ignored in 64-bit code only
     return (s.cs.base + rip) & 0xffffffffu;
 }
 

@@ -201,7 +201,11 @@ void decode_one(const RegisterInfo& r, const std::uint8_t* in, CpuState& cpu) {
 }  // namespace
 
 stub::Arch arch_of(const kvm_sregs& s) {
-    if ((s.efer & bits::EFER_LMA) && s.cs.l) return stub::Arch::X86_64;
+    // Compatibility mode (LMA with a 32-bit CS) keeps the 64-bit register file:
+    // r8-r15 and the upper halves live on and the next 64-bit code sees them, so it
+    // is shown in the 64-bit layout, where nothing is lost (the i386 one would
+    // show the low halves and drop writes to the rest).
+    if (s.efer & bits::EFER_LMA) return stub::Arch::X86_64;
     if (s.cr0 & bits::CR0_PE) return stub::Arch::I386;
     return stub::Arch::I8086;
 }

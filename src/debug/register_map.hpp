@@ -20,8 +20,9 @@ struct CpuState {
     XsaveArea fpu{};  // x87/SSE, MXCSR included (KVM_GET_XSAVE; see x86/fxsave.hpp)
 };
 
-// The register layout the CPU is in: long mode with a 64-bit CS -> x86-64, CR0.PE ->
-// i386, else i8086 (gdb's i386 layout too).
+// The register layout the CPU is in: long mode (IA-32e, compatibility mode
+// included: its register file is the 64-bit one) -> x86-64, CR0.PE -> i386, else
+// i8086 (gdb's i386 layout too).
 stub::Arch arch_of(const kvm_sregs& s);
 
 std::vector<std::uint8_t> encode_registers(stub::Arch arch, const CpuState& cpu);

@@ -216,8 +216,9 @@ TEST_P(EveryLayout, GOfAgBlockIsExactAndAShortOneIsRefused) {
 
 INSTANTIATE_TEST_SUITE_P(Layouts, EveryLayout, testing::Values(Arch::I8086, Arch::I386, Arch::X86_64), arch_name);
 
-// The layout follows the CPU: long mode with a 64-bit CS is x86-64, compatibility
-// mode (EFER.LMA with a 32-bit CS) and protected mode are i386, else i8086.
+// The layout follows the CPU: long mode is x86-64, compatibility mode (EFER.LMA
+// with a 32-bit CS) included, whose registers are still the 64-bit ones;
+// protected mode is i386, else i8086.
 TEST(RegisterMap, ArchOfTheCpuMode) {
     kvm_sregs s{};
     EXPECT_EQ(arch_of(s), Arch::I8086);
@@ -226,7 +227,7 @@ TEST(RegisterMap, ArchOfTheCpuMode) {
     s.cr0 |= bits::CR0_PG;
     s.efer = bits::EFER_LME | bits::EFER_LMA;
     s.cs.l = 0;
-    EXPECT_EQ(arch_of(s), Arch::I386);  // compatibility mode
+    EXPECT_EQ(arch_of(s), Arch::X86_64);  // compatibility mode: r8-r15 still there
     s.cs.l = 1;
     EXPECT_EQ(arch_of(s), Arch::X86_64);
     s.efer = bits::EFER_LME;  // LME without LMA (paging off): not long mode yet
