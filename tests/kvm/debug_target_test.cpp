@@ -123,6 +123,18 @@ StopEvent run(KvmTarget& t, ResumeKind kind = ResumeKind::Continue) {
 
 std::uint64_t rip(KvmTarget& t) { return t.machine().vcpu().get_regs().rip; }
 
+// Polls `done` until it holds or 30 s pass (an event another thread causes, such
+// as a line of guest output); false on the deadline.
+template <class Pred>
+bool wait_until(Pred done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!done()) {
+        if (std::chrono::steady_clock::now() > deadline) return false;
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+}
+
 // gdb's step-over of a breakpoint it inserted at the pc: z, one step, Z again.
 void step_over(KvmTarget& t, BreakpointKind kind, std::uint64_t addr) {
     ASSERT_TRUE(t.remove_breakpoint(kind, addr, 1).is_ok());
@@ -347,29 +359,29 @@ INSTANTIATE_TEST_SUITE_P(DebugGuests, DebugCGuest,
 TEST(DebugRun, InterruptFromAnotherThreadStopsASpinningGuestWithSigint) {
     Guest g = start("spin-long.elf");
     KvmTarget& t = *g.target;
-    std::uint64_t counter = g.at("spin_counter");
+    const std::uint64_t counter = g.at("spin_counter");
+    // spin_counter as the guest's RAM holds it (also while the vCPU runs: a plain
+    // host read of guest memory, which only the guest writes).
+    auto spins = [&] { return t.machine().memory().read32(counter); };
+    std::uint32_t at_last_stop = 0;
     for (int round = 0; round < 2; ++round) {
         std::thread kicker([&] {
-            // The first time, until the guest says it has looped 1000 times (bounded),
-            // so the counter check below does not depend on the vCPU thread's luck.
-            if (round == 0) {
-                auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-                while (g.console_lines->load() == 0 && std::chrono::steady_clock::now() < until)
-                    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-            } else {
-                std::this_thread::sleep_for(std::chrono::milliseconds(300));
-            }
+            // Interrupt only once the guest has looped on since the last stop (the
+            // first time: it said so itself after 1000 rounds), so the checks below
+            // do not depend on when the vCPU thread got to run.
+            wait_until([&] { return g.console_lines->load() > 0 && spins() > at_last_stop + 1000; });
             t.interrupt();
         });
         StopEvent ev = run(t);
         kicker.join();
         EXPECT_EQ(ev.kind, StopEvent::Kind::Signal);
         EXPECT_EQ(ev.signal, 2);
-        std::uint8_t b[8];
-        ASSERT_EQ(t.read_memory(counter, b), 8u);
-        std::uint64_t v;
-        std::memcpy(&v, b, 8);
-        EXPECT_GT(v, 0u);
+        std::uint8_t b[4];
+        ASSERT_EQ(t.read_memory(counter, b), 4u);
+        std::uint32_t v;
+        std::memcpy(&v, b, 4);
+        EXPECT_GT(v, at_last_stop + 1000) << "round " << round;
+        at_last_stop = v;
     }
     EXPECT_EQ(*g.console, "spinning\n");
     // interrupt() while stopped does nothing.
@@ -531,6 +543,71 @@ TEST_P(DebugRegisters, PThenPIsExactForEveryRegister) {
 TEST_P(DebugRegisters, GuestRunsOnAfterRegisterRoundTrips) {
     KvmTarget& t = *g.target;
     ASSERT_TRUE(t.write_registers(t.read_registers()).is_ok());
+    StopEvent ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(*g.console, "Hello, world!\n");
+}
+
+// `P` of new values reaches the CPU itself (KVM_GET_SREGS/KVM_GET_REGS/KVM_GET_XSAVE
+// after the write), for the registers round trips cannot check: control registers,
+// EFER, selectors (in real mode with the base they imply) and segment bases. The
+// values are harmless to the guest, which then still runs to its end.
+TEST_P(DebugRegisters, NewValuesWrittenThroughPReachTheCpu) {
+    KvmTarget& t = *g.target;
+    const stub::Arch arch = GetParam().arch;
+    const auto& layout = stub::register_layout(arch);
+    auto put = [&](const char* name, std::uint64_t v) {
+        const auto* r = layout.find(name);
+        ASSERT_NE(r, nullptr) << name;
+        std::vector<std::uint8_t> b(stub::reg_size(*r));
+        for (std::size_t i = 0; i < b.size(); ++i) b[i] = static_cast<std::uint8_t>(i < 8 ? v >> (8 * i) : 0);
+        auto st = t.write_register(r->regnum, b);
+        ASSERT_TRUE(st.is_ok()) << name << ": " << st.message;
+    };
+    Vcpu& cpu = t.machine().vcpu();
+    const kvm_sregs s0 = cpu.get_sregs();
+    const kvm_regs r0 = cpu.get_regs();
+
+    put("cr0", s0.cr0 ^ bits::CR0_MP);                      // monitor coprocessor
+    put("cr4", s0.cr4 ^ bits::CR4_OSXMMEXCPT);              // unmasked SIMD exceptions: #XM, not #UD
+    if (s0.cr0 & bits::CR0_PG) put("cr3", s0.cr3 | 0x18);   // PWT|PCD: uncached walks
+    if (s0.efer & bits::EFER_LMA) put("efer", s0.efer | bits::EFER_NXE);
+    put("fs_base", 0x12345000);
+    put("gs_base", 0x6000);
+    put(arch == stub::Arch::X86_64 ? "rbx" : "ebx", 0x5a5a5a5a);
+    const kvm_sregs s1 = cpu.get_sregs();
+    EXPECT_EQ(s1.cr0, s0.cr0 ^ bits::CR0_MP);
+    EXPECT_EQ(s1.cr4, s0.cr4 ^ bits::CR4_OSXMMEXCPT);
+    if (s0.cr0 & bits::CR0_PG) {
+        EXPECT_EQ(s1.cr3, s0.cr3 | 0x18);
+    }
+    if (s0.efer & bits::EFER_LMA) {
+        EXPECT_EQ(s1.efer, s0.efer | bits::EFER_NXE);
+    }
+    EXPECT_EQ(s1.fs.base, 0x12345000u);
+    EXPECT_EQ(s1.gs.base, 0x6000u);
+    EXPECT_EQ(cpu.get_regs().rbx & 0xffffffff, 0x5a5a5a5au);
+    if (arch != stub::Arch::X86_64) {
+        EXPECT_EQ(cpu.get_regs().rbx >> 32, r0.rbx >> 32);  // upper half kept
+    }
+
+    if (GetParam().mode == CpuMode::Real) {
+        // A real-mode selector loads base = selector * 16, as `mov %ax, %es` does.
+        put("es", 0x1234);
+        EXPECT_EQ(cpu.get_sregs().es.selector, 0x1234);
+        EXPECT_EQ(cpu.get_sregs().es.base, 0x12340u);
+        put("es", s0.es.selector);
+        EXPECT_EQ(cpu.get_sregs().es.base, std::uint64_t(s0.es.selector) << 4);
+    } else {
+        // Protected and long mode: the selector alone (the descriptor cache stays).
+        put("es", s0.ds.selector);
+        EXPECT_EQ(cpu.get_sregs().es.selector, s0.ds.selector);
+        EXPECT_EQ(cpu.get_sregs().es.base, s0.es.base);
+    }
+    // cs_base & co: the descriptor caches themselves.
+    put("ds_base", s0.ds.base);
+    EXPECT_EQ(cpu.get_sregs().ds.base, s0.ds.base);
+
     StopEvent ev = run(t);
     EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
     EXPECT_EQ(*g.console, "Hello, world!\n");
@@ -702,7 +779,7 @@ TEST(DebugRun, KillWhileRunningStopsAndTerminates) {
     KvmTarget& t = *g.target;
     std::atomic<int> calls{0};
     t.resume(ResumeKind::Continue, std::nullopt, [&](StopEvent) { ++calls; });
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(wait_until([&] { return g.console_lines->load() > 0; })) << "the guest never ran";
     t.kill();
     EXPECT_EQ(calls.load(), 1);
     EXPECT_EQ(t.last_stop().kind, StopEvent::Kind::Terminated);
@@ -711,7 +788,7 @@ TEST(DebugRun, KillWhileRunningStopsAndTerminates) {
 TEST(DebugRun, DestroyingARunningTargetStopsItsThread) {
     Guest g = start("spin-long.elf");
     g.target->resume(ResumeKind::Continue, std::nullopt, [](StopEvent) { ADD_FAILURE() << "no stop after destruction"; });
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ASSERT_TRUE(wait_until([&] { return g.console_lines->load() > 0; })) << "the guest never ran";
     g.target.reset();
 }
 
