@@ -22,6 +22,11 @@ _start:
         movl    %eax, 8(%rdi)
         movl    $0, 12(%rdi)
         lidt    idt_desc(%rip)
+        /* A one-byte instruction just before the guest's int3: a debugger's
+           breakpoint there must not take the guest's int3 for its own. */
+        .globl  before_int3
+before_int3:
+        nop
         .globl  guest_int3
 guest_int3:
         int3

@@ -1063,3 +1063,33 @@ TEST(DebugRun, BreakpointsAtTwoAliasesOfOneByteRestoreTheGuestsByte) {
     EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
     EXPECT_EQ(*g.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
 }
+
+// Our int3 on the byte just before the guest's own int3: after gdb's step-over the
+// guest's int3 traps at before_int3 + 1, which is the guest's (rip is at the int3
+// it intercepted), and goes to the guest's handler, not reported as our breakpoint.
+TEST(DebugNative, TheGuestsOwnInt3RightAfterOurBreakpointIsTheGuests) {
+    const auto& p = debug::host_debug_probe();
+    debug::TargetOptions o;
+    o.software = debug::BreakMechanism::Int3;
+    Guest g = start("int3-long.elf", std::nullopt, o);
+    KvmTarget& t = *g.target;
+    const std::uint64_t before = g.at("before_int3");
+    ASSERT_EQ(g.at("guest_int3"), before + 1);
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, before, 1).is_ok());
+    if (!p.sw_bp_traps) {
+        say_not_run("our int3 next to the guest's own", p.sw_bp_detail,
+                    "that both int3s reach the guest's handler and it runs to its end");
+        StopEvent ev = run(t);
+        EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+        EXPECT_EQ(ev.exit_status, 7);
+        return;
+    }
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << ev.message;
+    EXPECT_EQ(rip(t), before);
+    step_over(t, BreakpointKind::Software, before);
+    ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(ev.exit_status, 7);
+    EXPECT_EQ(*g.console, "int3 handled\nback\n");
+}
