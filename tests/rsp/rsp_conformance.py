@@ -693,6 +693,59 @@ def case_reconnect_forgets_features(server, c):
     return k
 
 
+def monitor(c, command):
+    """qRcmd: its text, from `O` packets ended by OK or from a final hex reply
+    ("General Query Packets", qRcmd)."""
+    c.send(frame("qRcmd," + command.encode().hex()))
+    text = b""
+    while True:
+        payload = c.reply()
+        if payload == b"OK":
+            return text.decode()
+        if payload.startswith(b"O"):
+            text += bytes.fromhex(payload[1:].decode())
+            continue
+        check(re.fullmatch(rb"([0-9a-f]{2})+", payload) is not None, f"monitor {command}: {payload[:80]!r}")
+        return (text + bytes.fromhex(payload.decode())).decode()
+
+
+def case_disconnect_with_breakpoints_inserted(server, c):
+    """The old gdb's breakpoints and watchpoints go with it, also while the guest runs:
+    the target is interrupted, the stop swallowed, every patch and protected page removed,
+    so the next gdb's continue is not stopped by a breakpoint it never set."""
+    c.no_ack()
+    c.send(frame("vCont;c"))
+    c.silence(0.3)
+    c.send(b"\x03")
+    check(re.match(rb"T02", c.frame_payload()), "stopped by 0x03")
+    pc = pc_of(c)  # inside the spin loop: it comes back here
+    page = pc & ~0xFFF
+    expect_eq(c.request(f"Z0,{hexnum(pc)},1"), b"OK", "Z0 at the loop's pc")
+    expect_eq(c.request(f"Z2,{hexnum(page + 0xFF8)},8"), b"OK", "Z2 on the code page (never written)")
+    check("1 patched breakpoint(s)" in monitor(c, "info debug"), "the patch is in place")
+    c.send(frame("vCont;s"))  # off the breakpoint (the step does not hit it: a Z0 at pc is hit)
+    stop = c.frame_payload()
+    check(re.match(rb"T05", stop), f"a step or breakpoint stop: {stop!r}")
+    expect_eq(c.request(f"z0,{hexnum(pc)},1"), b"OK", "z0 to leave pc")
+    c.send(frame("vCont;s"))
+    check(re.match(rb"T05", c.frame_payload()), "stepped")
+    expect_eq(c.request(f"Z0,{hexnum(pc)},1"), b"OK", "Z0 again")
+    c.send(frame("vCont;c"))  # it comes back to pc at once: T05, or still running when we go
+    c.close()
+    k = server.client()
+    check(re.match(rb"[TS][0-9a-f]{2}", wait_stopped(k)), "a stop reply for the next client")
+    info = monitor(k, "info debug")
+    check("set now: 0 patched breakpoint(s), 0 debug register(s), 0 page-protection watchpoint(s), 0 protected page(s)"
+          in info, f"nothing of the old gdb's is left: {info!r}")
+    k.no_ack()
+    k.send(frame("vCont;c"))
+    k.silence(0.3)  # the loop passes pc all the time: no breakpoint there any more
+    k.send(b"\x03")
+    stop = k.frame_payload()
+    check(re.match(rb"T02", stop), f"the next stop is the interrupt, not the old breakpoint: {stop!r}")
+    return k
+
+
 def case_connect_cycles(server, c):
     c.close()
 
@@ -752,6 +805,7 @@ RUNNING = [
     ("disconnect mid-continue", case_disconnect_mid_continue),
     ("SIGKILLed client mid-continue", case_sigkill_mid_continue),
     ("a reconnecting client starts without the old one's swbreak+", case_reconnect_forgets_features),
+    ("disconnect with breakpoints and watchpoints inserted", case_disconnect_with_breakpoints_inserted),
 ]
 
 
