@@ -286,7 +286,7 @@ def main():
         requests[f"manual-{i:02d}"] = p
     for i, s in enumerate(HAND_STREAMS):
         codec[f"manual-{i:02d}"] = codec_seed(s)
-        codec[f"manual-{i:02d}-cap16"] = codec_seed(s, cap=0, seed=i)
+        codec[f"manual-{i:02d}-cap17"] = codec_seed(s, cap=1, seed=i)
     # Sessions by hand: every request once, ack mode and no-ack mode, a resume
     # interrupted by 0x03 and by vCtrlC, a disconnect while running, failing targets.
     every = b"".join(packet_record(p) for p in HAND_REQUESTS if not RESUMES.match(p) and p[:1] not in b"kD")
