@@ -178,6 +178,10 @@ void Session::Impl::handle(const InsertBreakpoint& z) {
     // itself and sends none; if some arrive anyway they are ignored and the
     // breakpoint is unconditional (gdb re-checks the condition on each stop).
     if (!capable(target.capabilities(), z.type)) return send("");
+    // For Z2-Z4 the kind is the length: [addr, addr + length) must not wrap, as
+    // for m and M (a watch from the top of the address space onto linear 0).
+    const bool watch = z.type != BreakpointType::Software && z.type != BreakpointType::Hardware;
+    if (watch && !range_ok(z.addr, z.kind)) return error(EINVAL);
     auto status = target.insert_breakpoint(to_kind(z.type), z.addr, z.kind);
     if (status.code == TargetStatus::Code::Unsupported) return send("");
     if (!status.is_ok()) return error(status);

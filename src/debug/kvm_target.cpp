@@ -73,6 +73,13 @@ KvmTarget::KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options)
     }
     last_stop_ = signal_stop(kSigTrap);
     arch_ = arch_of(sregs());
+#ifdef KVM_CAP_EXIT_ON_EMULATION_FAILURE
+    // An instruction KVM's emulator cannot do on a protected page exits to us at
+    // every CPL (run_one_unprotected runs it natively), instead of giving the guest
+    // a #UD when it runs outside ring 0.
+    if (machine_->vm().check_extension(KVM_CAP_EXIT_ON_EMULATION_FAILURE) > 0)
+        machine_->vm().enable_cap(KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1);
+#endif
     install_kick_handler();
     thread_ = std::thread([this] { thread_main(); });
     thread_handle_ = thread_.native_handle();
@@ -177,8 +184,9 @@ StopEvent KvmTarget::execute(stub::ResumeKind kind) {
         // as a process killed by the signal it stopped with would (gdb.base/exitsignal).
         std::lock_guard lock(mu_);
         StopEvent ev = last_stop_;
-        if (ev.kind == StopEvent::Kind::Signal) {
+        if (ev.kind != StopEvent::Kind::Exited && ev.kind != StopEvent::Kind::Terminated) {
             ev.kind = StopEvent::Kind::Terminated;
+            ev.address = 0;
             ev.message.clear();
         }
         return ev;
@@ -336,7 +344,11 @@ std::optional<StopEvent> KvmTarget::handle_protected_mmio(const exit::Mmio& m) {
         if (!m.is_write && w.kind != BreakpointKind::AccessWatch) continue;
         for (auto [b, end] : w.phys) {
             if (!overlaps(m.addr, len, b, end - b)) continue;
-            finish_instruction();  // the access is done; the watchpoint reports it
+            // The access is done; the watchpoint reports it, unless finishing the
+            // instruction ended the guest or hit something that must be said instead.
+            if (auto other = finish_instruction();
+                other && (finished_ || other->kind != StopEvent::Kind::Signal || other->signal != kSigTrap))
+                return other;
             StopEvent ev;
             ev.kind = w.kind == BreakpointKind::WriteWatch ? StopEvent::Kind::Watch : StopEvent::Kind::AccessWatch;
             ev.signal = kSigTrap;
@@ -404,6 +416,19 @@ std::optional<StopEvent> KvmTarget::run_one_unprotected() {
         }
         before.push_back(std::move(bytes));
     }
+    // Whatever happens on the way (an ioctl failing), the protection comes back.
+    struct Reprotect {
+        KvmTarget& t;
+        ~Reprotect() {
+            if (t.protection_ == Protection::Full) return;
+            t.protection_ = Protection::Full;
+            try {
+                t.sync_memslots();
+            } catch (...) {
+                // sync_memslots already fell back to plain RAM; the exception in flight says why
+            }
+        }
+    } reprotect{*this};
     std::optional<StopEvent> stop;
     bool done = false;
     for (Protection lifted : {Protection::HolesOnly, Protection::None}) {
@@ -584,6 +609,14 @@ std::vector<std::uint8_t> KvmTarget::read_registers() {
 // on pending interrupts); KVM refusing a value (say, an inconsistent CR0/EFER) is EINVAL.
 TargetStatus KvmTarget::store(const CpuState& before, const CpuState& after) {
     Vcpu& v = machine_->vcpu();
+    if (before.fpu.bytes != after.fpu.bytes) {
+        // KVM_SET_XSAVE refuses reserved MXCSR bits; refuse them before writing
+        // anything, so that a `G` is applied whole or not at all.
+        std::uint32_t mask = fx::get<std::uint32_t>(after.fpu, fx::MXCSR_MASK);
+        if (mask == 0) mask = 0xffbf;  // SDM Vol. 1 11.6.6: the default when FXSAVE stores 0
+        if (fx::get<std::uint32_t>(after.fpu, fx::MXCSR) & ~mask)
+            return TargetStatus::error(EINVAL, "MXCSR reserved bits set (MXCSR_MASK " + hex(mask) + ")");
+    }
     try {
         if (std::memcmp(&before.sregs, &after.sregs, sizeof after.sregs) != 0) v.set_sregs(after.sregs);
         if (std::memcmp(&before.regs, &after.regs, sizeof after.regs) != 0) v.set_regs(after.regs);
@@ -693,7 +726,13 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
             p.original = alias ? alias->original : machine_->memory().read8(p.phys);
             machine_->memory().write8(p.phys, p.byte);
             it = patches_.emplace(addr, p).first;
-            sync_memslots();
+            try {
+                sync_memslots();
+            } catch (const KvmError& e) {
+                patches_.erase(it);
+                if (!patch_at_phys(p.phys)) machine_->memory().write8(p.phys, p.original);
+                return TargetStatus::error(ENOSPC, std::string("cannot protect the breakpoint's page: ") + e.what());
+            }
         }
         (kind == BreakpointKind::Software ? it->second.software : it->second.hardware) = true;
         return TargetStatus::ok();
@@ -701,6 +740,8 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
     case BreakpointKind::WriteWatch:
     case BreakpointKind::AccessWatch: {
         if (length == 0) return TargetStatus::error(EINVAL, "zero-length watchpoint");
+        if (length > machine_->memory().size())
+            return TargetStatus::error(EINVAL, "a watchpoint longer than guest RAM");
         // Idempotent ("Packets", Z: inserting the same watchpoint twice is one
         // watchpoint): the same kind, address and length again changes nothing, and
         // one z removes it, whichever mechanism holds it.
@@ -722,7 +763,12 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
             }
         }
         page_watches_.push_back(std::move(w));
-        sync_memslots();
+        try {
+            sync_memslots();
+        } catch (const KvmError& e) {
+            page_watches_.pop_back();
+            return TargetStatus::error(ENOSPC, std::string("cannot protect the watched pages: ") + e.what());
+        }
         return TargetStatus::ok();
     }
     }
@@ -813,7 +859,20 @@ void KvmTarget::sync_memslots() {
     if (protection_ == Protection::Full)
         for (const auto& [addr, p] : patches_) want.emplace(p.phys & ~(kPageSize - 1), false);
     if (want == protected_pages_) return;
-    protected_pages_ = std::move(want);
+    try {
+        lay_out_memslots(want);
+        protected_pages_ = std::move(want);
+    } catch (...) {
+        // KVM refused a slot (say, too many of them): never leave RAM half
+        // unmapped. Fall back to one plain slot, which always fits, and say so by
+        // the exception (the caller undoes the breakpoint or watchpoint).
+        lay_out_memslots({});
+        protected_pages_.clear();
+        throw;
+    }
+}
+
+void KvmTarget::lay_out_memslots(const std::map<std::uint64_t, bool>& pages) {
     Vm& vm = machine_->vm();
     GuestMemory& mem = machine_->memory();
     for (std::uint32_t s : slots_) vm.set_user_memory_region(s, 0, 0, 0, nullptr);
@@ -826,12 +885,12 @@ void KvmTarget::sync_memslots() {
         slots_.push_back(next++);
     };
     std::uint64_t start = 0;
-    for (auto it = protected_pages_.begin(); it != protected_pages_.end();) {
+    for (auto it = pages.begin(); it != pages.end();) {
         std::uint64_t b = it->first;
         bool hole = it->second;
         std::uint64_t e = b + kPageSize;
         ++it;
-        while (it != protected_pages_.end() && it->first == e && it->second == hole) {
+        while (it != pages.end() && it->first == e && it->second == hole) {
             e += kPageSize;
             ++it;
         }

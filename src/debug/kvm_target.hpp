@@ -150,6 +150,7 @@ private:
     using PhysRunFn = std::function<void(std::uint64_t phys, std::uint64_t offset, std::uint64_t n)>;
     std::uint64_t for_each_phys_run(std::uint64_t addr, std::uint64_t len, const PhysRunFn& fn) const;
     void sync_memslots();
+    void lay_out_memslots(const std::map<std::uint64_t, bool>& pages);  // phys page -> hole
 
     std::string monitor_info_debug() const;
     std::string monitor_translate(std::uint64_t addr) const;

@@ -118,6 +118,13 @@ std::vector<kvm_cpuid_entry2> Kvm::supported_cpuid() const {
 
 Vm::Vm(const Kvm& kvm) : kvm_(&kvm), fd_(KVM_IOCTL(kvm.fd(), KVM_CREATE_VM, 0)) {}
 
+void Vm::enable_cap(std::uint32_t cap, std::uint64_t arg) {
+    kvm_enable_cap c{};
+    c.cap = cap;
+    c.args[0] = arg;
+    KVM_IOCTL(fd_.get(), KVM_ENABLE_CAP, &c);
+}
+
 int Vm::check_extension(long cap) const {
     return KVM_IOCTL(fd_.get(), KVM_CHECK_EXTENSION, cap);
 }

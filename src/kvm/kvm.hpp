@@ -65,6 +65,8 @@ public:
     int fd() const { return fd_.get(); }
     const Kvm& kvm() const { return *kvm_; }
     int check_extension(long cap) const;
+    // KVM_ENABLE_CAP on the VM with args[0] = arg.
+    void enable_cap(std::uint32_t cap, std::uint64_t arg);
     // Three pages of guest-physical space KVM uses for real-mode emulation on Intel.
     void set_tss_addr(std::uint64_t addr);
     void set_identity_map_addr(std::uint64_t addr);

@@ -672,6 +672,17 @@ TEST(DebugRegisterMap, MxcsrRoundTripsThroughTheCpu) {
     XsaveArea now = t.machine().vcpu().get_xsave();
     EXPECT_EQ(std::vector<std::uint8_t>(fx::xmm(now, 3), fx::xmm(now, 3) + 16), x);
     EXPECT_EQ(fx::get<std::uint32_t>(now, fx::MXCSR), 0xff80u);
+    // A reserved MXCSR bit (31) is refused, and a `G` carrying it changes nothing,
+    // not even the general registers it also carries.
+    EXPECT_FALSE(t.write_register(mxcsr->regnum, std::vector<std::uint8_t>{0x80, 0x1f, 0x00, 0x80}).is_ok());
+    std::vector<std::uint8_t> block = t.read_registers();
+    const auto* rax = stub::register_layout(stub::Arch::X86_64).find("rax");
+    const std::uint64_t rax_before = t.machine().vcpu().get_regs().rax;
+    block[rax->offset] ^= 0xff;
+    block[mxcsr->offset + 3] = 0x80;
+    EXPECT_FALSE(t.write_registers(block).is_ok());
+    EXPECT_EQ(t.machine().vcpu().get_regs().rax, rax_before);
+    EXPECT_EQ(fx::get<std::uint32_t>(t.machine().vcpu().get_xsave(), fx::MXCSR), 0xff80u);
 }
 
 TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {

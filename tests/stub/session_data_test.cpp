@@ -150,6 +150,17 @@ TEST_F(DataTest, UnknownBreakpointTypesGetEmptyReplies) {
     EXPECT_EQ(send("Z,10010,1"), pkt("E16"));  // no type at all is malformed
 }
 
+// A watchpoint's kind is its length: a range that wraps past 2^64 is refused
+// before the target sees it (as for m/M); one ending at the last byte is fine.
+TEST_F(DataTest, WatchpointRangesMustNotWrap) {
+    EXPECT_EQ(send("Z2,fffffffffffffffc,8"), pkt("E16"));
+    EXPECT_EQ(send("Z4,ffffffffffffffff,2"), pkt("E16"));
+    EXPECT_TRUE(t().calls.empty());
+    EXPECT_EQ(send("Z2,fffffffffffffff8,8"), pkt("OK"));
+    // Z0's kind is not a length: any address goes to the target.
+    EXPECT_EQ(send("Z0,ffffffffffffffff,1"), pkt("OK"));
+}
+
 TEST_F(DataTest, BreakpointErrorsCarryTheirErrno) {
     t().breakpoint_status = TargetStatus::error(ENOSPC, "all four debug registers in use");
     EXPECT_EQ(send("Z2,10010,4"), pkt("E1c"));
