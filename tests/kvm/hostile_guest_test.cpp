@@ -5,6 +5,8 @@
 #include <elf.h>
 #include <gtest/gtest.h>
 
+#include <ostream>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -165,6 +167,9 @@ struct FaultCase {
     const char* console;
     std::uint8_t opcode;  // the first byte at `fault`: ud2 is 0f 0b, div f7 /6
 };
+
+// For the test names' `GetParam() = ...`: the guest, not 24 raw bytes.
+[[maybe_unused]] void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.guest; }
 
 class HostileFault : public testing::TestWithParam<FaultCase> {};
 
