@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "debug/kvm_target.hpp"
+#include "kvm_test_support.hpp"
 #include "debug/register_map.hpp"
 #include "loader/elf_loader.hpp"
 #include "vmm/machine.hpp"
@@ -27,41 +28,10 @@ using debug::KvmTarget;
 using stub::BreakpointKind;
 using stub::ResumeKind;
 using stub::StopEvent;
+using namespace kvmgdb::kvm_test;
 
 namespace {
 
-std::string guest_path(const std::string& name) { return std::string(KVMGDB_GUEST_DIR) + "/" + name; }
-
-// The guest's symbol table (ELF32 or ELF64), name -> value.
-std::map<std::string, std::uint64_t> symbols(const std::string& name) {
-    std::vector<std::uint8_t> f = read_file(guest_path(name));
-    std::map<std::string, std::uint64_t> out;
-    auto walk = [&](auto ehdr_tag, auto shdr_tag, auto sym_tag) {
-        using Ehdr = decltype(ehdr_tag);
-        using Shdr = decltype(shdr_tag);
-        using Sym = decltype(sym_tag);
-        Ehdr eh;
-        std::memcpy(&eh, f.data(), sizeof eh);
-        for (unsigned i = 0; i < eh.e_shnum; ++i) {
-            Shdr sh;
-            std::memcpy(&sh, f.data() + eh.e_shoff + i * eh.e_shentsize, sizeof sh);
-            if (sh.sh_type != SHT_SYMTAB) continue;
-            Shdr strtab;
-            std::memcpy(&strtab, f.data() + eh.e_shoff + sh.sh_link * eh.e_shentsize, sizeof strtab);
-            for (std::uint64_t off = 0; off + sizeof(Sym) <= sh.sh_size; off += sizeof(Sym)) {
-                Sym s;
-                std::memcpy(&s, f.data() + sh.sh_offset + off, sizeof s);
-                const char* n = reinterpret_cast<const char*>(f.data() + strtab.sh_offset + s.st_name);
-                if (*n) out[n] = s.st_value;
-            }
-        }
-    };
-    if (f.size() > EI_CLASS && f[EI_CLASS] == ELFCLASS64)
-        walk(Elf64_Ehdr{}, Elf64_Shdr{}, Elf64_Sym{});
-    else
-        walk(Elf32_Ehdr{}, Elf32_Shdr{}, Elf32_Sym{});
-    return out;
-}
 
 // A plain run (what `kvmgdb guest.elf` does), to the guest's end.
 struct PlainRun {
@@ -84,74 +54,7 @@ PlainRun run_plain(const std::string& name, std::optional<CpuMode> mode = std::n
 }
 
 // A guest under the debug target.
-struct Guest {
-    std::shared_ptr<std::string> console = std::make_shared<std::string>();
-    // Lines the guest has printed; unlike console, safe to read while the vCPU runs.
-    std::shared_ptr<std::atomic<int>> console_lines = std::make_shared<std::atomic<int>>(0);
-    std::unique_ptr<KvmTarget> target;
-    std::map<std::string, std::uint64_t> sym;
 
-    std::uint64_t at(const std::string& s) const {
-        auto it = sym.find(s);
-        if (it == sym.end()) throw std::runtime_error("no symbol " + s);
-        return it->second;
-    }
-};
-
-Guest start(const std::string& name, std::optional<CpuMode> mode = std::nullopt) {
-    Guest g;
-    GuestConfig config;
-    config.path = guest_path(name);
-    config.mode = mode;
-    auto console = g.console;
-    auto lines = g.console_lines;
-    auto machine = std::make_unique<Machine>(
-        config,
-        [console, lines](std::string_view s) {
-            *console += s;
-            *lines += static_cast<int>(std::count(s.begin(), s.end(), '\n'));
-        },
-        [](std::string_view) {});
-    debug::TargetOptions opts;
-    opts.diagnostics = [](std::string_view) {};
-    g.target = std::make_unique<KvmTarget>(std::move(machine), opts);
-    g.sym = symbols(name);
-    return g;
-}
-
-// Resumes and waits (bounded) for the single on_stop call.
-StopEvent run(KvmTarget& t, ResumeKind kind = ResumeKind::Continue) {
-    auto calls = std::make_shared<std::atomic<int>>(0);
-    auto promise = std::make_shared<std::promise<StopEvent>>();
-    auto future = promise->get_future();
-    t.resume(kind, std::nullopt, [calls, promise](StopEvent e) {
-        if (calls->fetch_add(1) == 0) promise->set_value(std::move(e));
-    });
-    if (future.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
-        t.interrupt();
-        ADD_FAILURE() << "the guest did not stop within 60 s";
-        if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
-            std::fprintf(stderr, "%s: no stop even after interrupt(); aborting\n",
-                         testing::UnitTest::GetInstance()->current_test_info()->name());
-            std::abort();
-        }
-    }
-    t.wait_stopped();
-    EXPECT_EQ(calls->load(), 1);
-    return future.get();
-}
-
-std::uint64_t rip(KvmTarget& t) { return t.machine().vcpu().get_regs().rip; }
-
-template <class Pred>
-bool wait_until(Pred done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (!done()) {
-        if (std::chrono::steady_clock::now() > deadline) return false;
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return true;
-}
 
 std::uint64_t read64(KvmTarget& t, std::uint64_t addr, std::size_t* got = nullptr) {
     std::uint8_t b[8]{};
