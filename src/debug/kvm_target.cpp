@@ -37,6 +37,15 @@ StopEvent signal_stop(int sig, std::string message = {}) {
     return ev;
 }
 
+// The stop of a page-protection watchpoint (watch:ADDR or awatch:ADDR).
+StopEvent watch_stop(BreakpointKind kind, std::uint64_t addr) {
+    StopEvent ev;
+    ev.kind = kind == BreakpointKind::WriteWatch ? StopEvent::Kind::Watch : StopEvent::Kind::AccessWatch;
+    ev.signal = kSigTrap;
+    ev.address = addr;
+    return ev;
+}
+
 DebugKind dr_kind(BreakpointKind kind) {
     return kind == BreakpointKind::Hardware     ? DebugKind::Execute
            : kind == BreakpointKind::WriteWatch ? DebugKind::Write
@@ -180,8 +189,8 @@ StopEvent KvmTarget::execute(stub::ResumeKind kind) {
         // The guest ended. After an exit (W) or a kill (X) that is said again. After a
         // crash stop (a triple fault, a failed entry: SIGSEGV or SIGABRT) the guest
         // cannot go on, and the next resume ends it with that signal, `X` in the RSP:
-        // gdb then prints "Program terminated with signal ..." and sets $_exitsignal,
-        // as a process killed by the signal it stopped with would (gdb.base/exitsignal).
+        // gdb then prints "Program terminated with signal ...", as for a process
+        // killed by the signal it stopped with (gdb.base/exitsignal).
         std::lock_guard lock(mu_);
         StopEvent ev = last_stop_;
         if (ev.kind != StopEvent::Kind::Exited && ev.kind != StopEvent::Kind::Terminated) {
@@ -349,11 +358,7 @@ std::optional<StopEvent> KvmTarget::handle_protected_mmio(const exit::Mmio& m) {
             if (auto other = finish_instruction();
                 other && (finished_ || other->kind != StopEvent::Kind::Signal || other->signal != kSigTrap))
                 return other;
-            StopEvent ev;
-            ev.kind = w.kind == BreakpointKind::WriteWatch ? StopEvent::Kind::Watch : StopEvent::Kind::AccessWatch;
-            ev.signal = kSigTrap;
-            ev.address = w.addr;
-            return ev;
+            return watch_stop(w.kind, w.addr);
         }
     }
     return std::nullopt;
@@ -406,16 +411,18 @@ std::optional<StopEvent> KvmTarget::run_one_unprotected() {
             vcpu.set_vcpu_events(events);
         }
     };
-    std::vector<std::vector<std::uint8_t>> before;
-    for (const auto& w : page_watches_) {
+    // The watched bytes, to compare once the instruction ran.
+    auto watched_bytes = [&](const PageWatch& w) {
         std::vector<std::uint8_t> bytes;
         for (auto [b, e] : w.phys) {
-            std::vector<std::uint8_t> part(e - b);
-            machine_->memory().read(b, part);
-            bytes.insert(bytes.end(), part.begin(), part.end());
+            const std::size_t at = bytes.size();
+            bytes.resize(at + (e - b));
+            machine_->memory().read(b, std::span<std::uint8_t>(bytes).subspan(at));
         }
-        before.push_back(std::move(bytes));
-    }
+        return bytes;
+    };
+    std::vector<std::vector<std::uint8_t>> before;
+    for (const auto& w : page_watches_) before.push_back(watched_bytes(w));
     // Whatever happens on the way (an ioctl failing), the protection comes back.
     struct Reprotect {
         KvmTarget& t;
@@ -465,11 +472,7 @@ std::optional<StopEvent> KvmTarget::run_one_unprotected() {
             if (lifted == Protection::None && !stop) {
                 for (const auto& w : page_watches_) {
                     if (w.kind != BreakpointKind::AccessWatch) continue;
-                    StopEvent ev;
-                    ev.kind = StopEvent::Kind::AccessWatch;
-                    ev.signal = kSigTrap;
-                    ev.address = w.addr;
-                    stop = ev;
+                    stop = watch_stop(w.kind, w.addr);
                     break;
                 }
             }
@@ -490,18 +493,7 @@ std::optional<StopEvent> KvmTarget::run_one_unprotected() {
     if (stop && stop->kind != StopEvent::Kind::AccessWatch) return stop;
     for (std::size_t i = 0; i < page_watches_.size() && !stop; ++i) {
         const PageWatch& w = page_watches_[i];
-        std::vector<std::uint8_t> bytes;
-        for (auto [b, e] : w.phys) {
-            std::vector<std::uint8_t> part(e - b);
-            machine_->memory().read(b, part);
-            bytes.insert(bytes.end(), part.begin(), part.end());
-        }
-        if (bytes == before[i]) continue;
-        StopEvent ev;
-        ev.kind = w.kind == BreakpointKind::WriteWatch ? StopEvent::Kind::Watch : StopEvent::Kind::AccessWatch;
-        ev.signal = kSigTrap;
-        ev.address = w.addr;
-        stop = ev;
+        if (watched_bytes(w) != before[i]) stop = watch_stop(w.kind, w.addr);
     }
     return stop;
 }
