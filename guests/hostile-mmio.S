@@ -84,16 +84,7 @@ bad:
         jmp     done
         .size   _start, . - _start
 
-/* puts: the NUL-terminated string at rsi/esi to port 0xE9. */
-        .type   puts, @function
-puts:
-1:      lodsb
-        testb   %al, %al
-        jz      2f
-        outb    %al, $0xe9
-        jmp     1b
-2:      ret
-        .size   puts, . - puts
+/* puts (guests/puts.S): the string at rsi/esi to port 0xE9. */
 
         .section .rodata
 #ifdef __x86_64__
