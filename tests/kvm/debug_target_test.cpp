@@ -32,8 +32,6 @@ using namespace kvmgdb::kvm_test;
 
 namespace {
 
-
-
 // gdb's step-over of a breakpoint it inserted at the pc: z, one step, Z again.
 void step_over(KvmTarget& t, BreakpointKind kind, std::uint64_t addr) {
     ASSERT_TRUE(t.remove_breakpoint(kind, addr, 1).is_ok());

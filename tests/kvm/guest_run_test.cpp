@@ -4,32 +4,15 @@
 
 #include <string>
 
+#include "kvm_test_support.hpp"
 #include "vmm/machine.hpp"
 
 using namespace kvmgdb;
+using namespace kvmgdb::kvm_test;
 
 namespace {
 
-struct Run {
-    std::string console;
-    std::string log;
-    RunOutcome outcome;
-    std::unique_ptr<Machine> machine;
-};
-
-Run run_guest(const std::string& name, std::optional<CpuMode> mode, std::uint64_t memory = kDefaultMemory) {
-    GuestConfig config;
-    config.path = std::string(KVMGDB_GUEST_DIR) + "/" + name;
-    config.mode = mode;
-    config.memory = memory;
-    Run r;
-    r.machine = std::make_unique<Machine>(
-        config, [&r](std::string_view s) { r.console += s; }, [&r](std::string_view s) { r.log += s; });
-    r.outcome = r.machine->run_to_end();
-    return r;
-}
-
-void expect_seed_check(Run& r, std::uint64_t mask) {
+void expect_seed_check(PlainRun& r, std::uint64_t mask) {
     EXPECT_EQ(r.outcome.kind, RunOutcome::Kind::Halted) << r.outcome.message;
     EXPECT_EQ(r.outcome.exit_status, 0);
     EXPECT_EQ(r.machine->vcpu().get_regs().rax & mask, 42u);
@@ -48,7 +31,7 @@ class HelloGuest : public testing::TestWithParam<HelloCase> {};
 }  // namespace
 
 TEST_P(HelloGuest, PrintsHelloAndLeaves42InRaxAndMemory) {
-    auto r = run_guest(GetParam().guest, GetParam().mode);
+    auto r = run_plain(GetParam().guest, GetParam().mode);
     EXPECT_EQ(r.console, "Hello, world!\n");
     expect_seed_check(r, GetParam().mask);
     EXPECT_EQ(r.machine->mode(), GetParam().mode);
@@ -62,30 +45,30 @@ INSTANTIATE_TEST_SUITE_P(FourModes, HelloGuest,
                          [](const testing::TestParamInfo<HelloCase>& p) { return std::string(to_string(p.param.mode)); });
 
 TEST(DefaultMode, Elf64RunsInLongModeAndElf32InProtectedMode) {
-    EXPECT_EQ(run_guest("hello-long.elf", std::nullopt).machine->mode(), CpuMode::Long);
-    EXPECT_EQ(run_guest("hello-protected.elf", std::nullopt).machine->mode(), CpuMode::Protected);
+    EXPECT_EQ(run_plain("hello-long.elf", std::nullopt).machine->mode(), CpuMode::Long);
+    EXPECT_EQ(run_plain("hello-protected.elf", std::nullopt).machine->mode(), CpuMode::Protected);
 }
 
 TEST(CGuest, RunsToCompletionInProtectedMode) {
-    auto r = run_guest("cguest32.elf", CpuMode::Protected);
+    auto r = run_plain("cguest32.elf", CpuMode::Protected);
     EXPECT_EQ(r.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
     expect_seed_check(r, 0xffffffff);
 }
 
 TEST(CGuest, RunsToCompletionInPaged32Mode) {
-    auto r = run_guest("cguest32.elf", CpuMode::Paged32);
+    auto r = run_plain("cguest32.elf", CpuMode::Paged32);
     EXPECT_EQ(r.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
     expect_seed_check(r, 0xffffffff);
 }
 
 TEST(CGuest, RunsToCompletionInLongMode) {
-    auto r = run_guest("cguest64.elf", CpuMode::Long);
+    auto r = run_plain("cguest64.elf", CpuMode::Long);
     EXPECT_EQ(r.console, "factorial(5) = 120\nsum_to(10) = 55\nwatched_value = 3\ncguest done\n");
     expect_seed_check(r, ~0ull);
 }
 
 TEST(ExitPort, TheByteWrittenIsTheExitStatus) {
-    auto r = run_guest("exit-code.elf", std::nullopt);
+    auto r = run_plain("exit-code.elf", std::nullopt);
     EXPECT_EQ(r.console, "exiting with 7\n");
     EXPECT_EQ(r.outcome.kind, RunOutcome::Kind::ExitPort);
     EXPECT_EQ(r.outcome.exit_status, 7);
@@ -94,28 +77,28 @@ TEST(ExitPort, TheByteWrittenIsTheExitStatus) {
 // A guest linked and loaded at 16 MiB that also touches RAM just under 64 MiB:
 // only works if the page tables map all of RAM, not just the first few MiB.
 TEST(HighGuest, RunsAt16MiBInPaged32Mode) {
-    auto r = run_guest("high-paged32.elf", CpuMode::Paged32);
+    auto r = run_plain("high-paged32.elf", CpuMode::Paged32);
     EXPECT_EQ(r.console, "Hello from 16 MiB!\n");
     expect_seed_check(r, 0xffffffff);
     EXPECT_GE(r.machine->vcpu().get_regs().rip, 0x1000000u);
 }
 
 TEST(HighGuest, RunsAt16MiBInLongMode) {
-    auto r = run_guest("high-long.elf", CpuMode::Long);
+    auto r = run_plain("high-long.elf", CpuMode::Long);
     EXPECT_EQ(r.console, "Hello from 16 MiB!\n");
     expect_seed_check(r, ~0ull);
     EXPECT_GE(r.machine->vcpu().get_regs().rip, 0x1000000u);
 }
 
 TEST(LastByte, A64MiBLongModeGuestTouchesItsLastByte) {
-    auto r = run_guest("lastbyte-long.elf", CpuMode::Long, 64ull << 20);
+    auto r = run_plain("lastbyte-long.elf", CpuMode::Long, 64ull << 20);
     EXPECT_EQ(r.console, "last byte ok\n");
     expect_seed_check(r, ~0ull);
     EXPECT_EQ(r.machine->memory().read8((64ull << 20) - 1), 0xa5);
 }
 
 TEST(ModeSwitch, RealModeGuestReachesLongModeOnItsOwn) {
-    auto r = run_guest("real-to-long.elf", CpuMode::Real);
+    auto r = run_plain("real-to-long.elf", CpuMode::Real);
     EXPECT_EQ(r.console, "real mode\nprotected mode\nreal -> protected -> long: reached 64-bit mode\n");
     expect_seed_check(r, ~0ull);
     kvm_sregs s = r.machine->vcpu().get_sregs();
@@ -124,7 +107,7 @@ TEST(ModeSwitch, RealModeGuestReachesLongModeOnItsOwn) {
 }
 
 TEST(TripleFault, IsReportedNotFatalToTheVmm) {
-    auto r = run_guest("triple-fault-long.elf", std::nullopt);
+    auto r = run_plain("triple-fault-long.elf", std::nullopt);
     EXPECT_EQ(r.console, "about to triple-fault\n");
     EXPECT_EQ(r.outcome.kind, RunOutcome::Kind::TripleFault);
     EXPECT_EQ(r.outcome.exit_status, kExitGuestCrashed);
@@ -136,19 +119,19 @@ TEST(TripleFault, IsReportedNotFatalToTheVmm) {
 // Compiled C that uses x87 (fsqrt) and SSE arithmetic: works only if CR0/CR4 and
 // the FPU state are right from the first instruction.
 TEST(FloatingPoint, SseAndX87WorkInLongMode) {
-    auto r = run_guest("fpu-sse64.elf", CpuMode::Long);
+    auto r = run_plain("fpu-sse64.elf", CpuMode::Long);
     EXPECT_EQ(r.console, "pi ~= 3.14063\nsqrt(2) ~= 1.41421\ndot = 70\nfpu ok\n");
     expect_seed_check(r, ~0ull);
 }
 
 TEST(FloatingPoint, SseAndX87WorkInProtectedMode) {
-    auto r = run_guest("fpu-sse32.elf", CpuMode::Protected);
+    auto r = run_plain("fpu-sse32.elf", CpuMode::Protected);
     EXPECT_EQ(r.console, "pi ~= 3.14063\nsqrt(2) ~= 1.41421\ndot = 70\nfpu ok\n");
     expect_seed_check(r, 0xffffffff);
 }
 
 TEST(SerialConsole, AGuestDrivingCom1LikeAKernelPrints) {
-    auto r = run_guest("serial-long.elf", CpuMode::Long);
+    auto r = run_plain("serial-long.elf", CpuMode::Long);
     EXPECT_EQ(r.console, "Hello over COM1!\n");
     expect_seed_check(r, ~0ull);
 }

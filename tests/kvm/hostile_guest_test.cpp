@@ -32,30 +32,6 @@ using namespace kvmgdb::kvm_test;
 
 namespace {
 
-
-// A plain run (what `kvmgdb guest.elf` does), to the guest's end.
-struct PlainRun {
-    std::string console;
-    std::string log;
-    RunOutcome outcome;
-    std::unique_ptr<Machine> machine;
-};
-
-PlainRun run_plain(const std::string& name, std::optional<CpuMode> mode = std::nullopt, bool verbose = false) {
-    GuestConfig config;
-    config.path = guest_path(name);
-    config.mode = mode;
-    config.verbose = verbose;
-    PlainRun r;
-    r.machine = std::make_unique<Machine>(
-        config, [&r](std::string_view s) { r.console += s; }, [&r](std::string_view s) { r.log += s; });
-    r.outcome = r.machine->run_to_end();
-    return r;
-}
-
-// A guest under the debug target.
-
-
 std::uint64_t read64(KvmTarget& t, std::uint64_t addr, std::size_t* got = nullptr) {
     std::uint8_t b[8]{};
     std::size_t n = t.read_memory(addr, b);
@@ -138,7 +114,7 @@ TEST(HostileMmio, FarReadsAreAllOnesAndTheGuestHaltsNormally) {
     for (Case c : {Case{"hostile-mmio32.elf", CpuMode::Protected, "0xd0000000"},
                    Case{"hostile-mmio-long.elf", CpuMode::Long, "0x200000000"}}) {
         SCOPED_TRACE(c.guest);
-        PlainRun r = run_plain(c.guest, c.mode, /*verbose=*/true);
+        PlainRun r = run_plain(c.guest, c.mode, kDefaultMemory, /*verbose=*/true);
         EXPECT_EQ(r.outcome.kind, RunOutcome::Kind::Halted) << r.outcome.message;
         EXPECT_EQ(r.outcome.exit_status, 0);
         EXPECT_EQ(r.console, std::string("mmio: reading ") + c.addr + "\nmmio: all ones, writes dropped\n");

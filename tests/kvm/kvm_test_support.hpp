@@ -1,5 +1,5 @@
 // What the KVM test files share: the guests built by CMake and their symbols, a
-// guest on a KvmTarget that collects its console, and a bounded resume-and-wait.
+// plain run to the guest's end, a guest on a KvmTarget that collects its console, and a bounded resume-and-wait.
 // Header-only; each test file includes it (tests/kvm/*_test.cpp).
 #pragma once
 
@@ -58,6 +58,28 @@ inline std::map<std::string, std::uint64_t> symbols(const std::string& name) {
     else
         walk(Elf32_Ehdr{}, Elf32_Shdr{}, Elf32_Sym{});
     return out;
+}
+
+// A plain run (what `kvmgdb guest.elf` does), to the guest's end.
+struct PlainRun {
+    std::string console;
+    std::string log;
+    RunOutcome outcome;
+    std::unique_ptr<Machine> machine;
+};
+
+inline PlainRun run_plain(const std::string& name, std::optional<CpuMode> mode = std::nullopt,
+                          std::uint64_t memory = kDefaultMemory, bool verbose = false) {
+    GuestConfig config;
+    config.path = guest_path(name);
+    config.mode = mode;
+    config.memory = memory;
+    config.verbose = verbose;
+    PlainRun r;
+    r.machine = std::make_unique<Machine>(
+        config, [&r](std::string_view s) { r.console += s; }, [&r](std::string_view s) { r.log += s; });
+    r.outcome = r.machine->run_to_end();
+    return r;
 }
 
 struct Guest {

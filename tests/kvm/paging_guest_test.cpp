@@ -33,8 +33,6 @@ namespace {
 
 constexpr std::uint64_t kHighOffset = 0xffffffff7ff00000;  // higher-half.ld: linear - physical
 
-
-
 std::vector<std::uint8_t> linear_bytes(KvmTarget& t, std::uint64_t addr, std::size_t n) {
     std::vector<std::uint8_t> b(n);
     EXPECT_EQ(t.read_memory(addr, b), n) << std::hex << addr;
