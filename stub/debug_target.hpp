@@ -70,6 +70,10 @@ public:
     // The register layout of the CPU's current mode (it can change while the guest runs:
     // real -> protected -> long).
     virtual Arch arch() const = 0;
+    // The register sets beyond SSE that the host CPU offers (AVX, AVX-512); the
+    // layouts of read_registers() and friends are register_layout(arch(),
+    // register_features()). Constant for the target's life. Default: none.
+    virtual RegisterFeatures register_features() const { return {}; }
     virtual TargetCapabilities capabilities() const = 0;
     // Why the target is stopped now (for `?`).
     virtual StopEvent last_stop() const = 0;

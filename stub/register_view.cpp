@@ -63,21 +63,21 @@ Arch RegisterView::arch() const {
 
 std::vector<std::uint8_t> RegisterView::read_all() {
     if (!converting()) return target_.read_registers();
-    return convert_registers(register_layout(target_.arch()), target_.read_registers(), register_layout(arch()));
+    return convert_registers(cpu_layout(), target_.read_registers(), layout());
 }
 
 TargetStatus RegisterView::write_all(std::span<const std::uint8_t> g) {
     if (!converting()) return target_.write_registers(g);
-    const RegisterLayout& cur = register_layout(target_.arch());
-    return target_.write_registers(overlay_registers(cur, target_.read_registers(), register_layout(arch()), g));
+    const RegisterLayout& cur = cpu_layout();
+    return target_.write_registers(overlay_registers(cur, target_.read_registers(), layout(), g));
 }
 
 std::optional<std::vector<std::uint8_t>> RegisterView::read(unsigned regnum) {
     if (!converting()) return target_.read_register(regnum);
-    const RegisterInfo* reg = register_layout(arch()).find(regnum);
+    const RegisterInfo* reg = layout().find(regnum);
     if (!reg) return std::nullopt;
     std::vector<std::uint8_t> out(reg_size(*reg), 0);
-    if (const RegisterInfo* src = counterpart(*reg, register_layout(target_.arch()))) {
+    if (const RegisterInfo* src = counterpart(*reg, cpu_layout())) {
         auto value = target_.read_register(src->regnum);
         if (!value) return std::nullopt;
         copy_low(*value, out);
@@ -87,8 +87,8 @@ std::optional<std::vector<std::uint8_t>> RegisterView::read(unsigned regnum) {
 
 TargetStatus RegisterView::write(unsigned regnum, std::span<const std::uint8_t> value) {
     if (!converting()) return target_.write_register(regnum, value);
-    const RegisterInfo* reg = register_layout(arch()).find(regnum);
-    const RegisterInfo* dst = reg ? counterpart(*reg, register_layout(target_.arch())) : nullptr;
+    const RegisterInfo* reg = layout().find(regnum);
+    const RegisterInfo* dst = reg ? counterpart(*reg, cpu_layout()) : nullptr;
     if (!dst) return TargetStatus::error(EINVAL, "no such register in the CPU's current mode");
     auto current = target_.read_register(dst->regnum);
     if (!current) return TargetStatus::error(EINVAL);

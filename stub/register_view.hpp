@@ -40,6 +40,9 @@ public:
     // A new connection will read the target description again.
     void unpin() { pinned_.reset(); }
     bool converting() const { return !same_layout(arch(), target_.arch()); }
+    // gdb's layout: arch() with the register sets the target's host offers
+    // (DebugTarget::register_features, the same in every mode).
+    const RegisterLayout& layout() const { return register_layout(arch(), target_.register_features()); }
 
     std::vector<std::uint8_t> read_all();
     TargetStatus write_all(std::span<const std::uint8_t> g);  // g has arch()'s g_size()
@@ -48,6 +51,8 @@ public:
 
 private:
     static bool same_layout(Arch a, Arch b) { return (a == Arch::X86_64) == (b == Arch::X86_64); }
+    // The layout of the CPU's current mode, which the target reads and writes.
+    const RegisterLayout& cpu_layout() const { return register_layout(target_.arch(), target_.register_features()); }
     DebugTarget& target_;
     mutable std::optional<Arch> pinned_;  // set lazily by the const arch()
 };

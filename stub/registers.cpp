@@ -64,10 +64,12 @@ void add_segments(Regs& regs, bool wide) {
 
 // kvmgdb's own feature: what a bare-metal debugger wants to see beyond gdb's
 // user-mode view (Intel SDM Vol. 3A 2.5 control registers, 2.2.1 EFER, 3.4.3
-// segment descriptor caches). Register-width in each mode, except EFER, an MSR
-// and so always 64 bits. CR8 (the TPR) is architecturally visible only in
+// segment descriptor caches, 18.2 debug registers; Vol. 1 13.3 XCR0).
+// Register-width in each mode, except EFER (an MSR) and XCR0 (XSETBV takes
+// EDX:EAX), always 64 bits. CR8 (the TPR) is architecturally visible only in
 // 64-bit mode but KVM holds it in every mode, so every layout carries it and
-// the layouts differ only in width.
+// the layouts differ only in width. DR4/DR5 are aliases of DR6/DR7 (with
+// CR4.DE clear) and are left out.
 void add_system(Regs& regs, bool wide) {
     const auto f = kFeatureSystem;
     const unsigned w = wide ? 64 : 32;
@@ -78,16 +80,56 @@ void add_system(Regs& regs, bool wide) {
     add(regs, f, "cr8", w, "int", "system");
     add(regs, f, "efer", 64, "kvmgdb_efer", "system");
     for (std::string_view n : {"cs_base", "ss_base", "ds_base", "es_base"}) add(regs, f, n, w, "int", "system");
+    for (std::string_view n : {"dr0", "dr1", "dr2", "dr3"}) add(regs, f, n, w, "data_ptr", "system");
+    add(regs, f, "dr6", w, "kvmgdb_dr6", "system");
+    add(regs, f, "dr7", w, "kvmgdb_dr7", "system");
+    add(regs, f, "xcr0", 64, "kvmgdb_xcr0", "system");
 }
 
-RegisterLayout build(Arch arch) {
+// org.gnu.gdb.i386.avx ({32,64}bit-avx.xml): the upper halves of ymm0-15 (ymm0-7
+// outside long mode); gdb builds $ymmN from xmmN and ymmNh.
+void add_avx(Regs& regs, bool wide) {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v;
+        for (unsigned i = 0; i < 32; ++i) v.push_back("ymm" + std::to_string(i) + "h");
+        return v;
+    }();
+    for (unsigned i = 0; i < (wide ? 16u : 8u); ++i) add(regs, kFeatureAvx, names[i], 128, "uint128");
+}
+
+// org.gnu.gdb.i386.avx512 ({32,64}bit-avx512.xml), in gdb's order: xmm16-31 and
+// the upper halves ymm16h-31h (long mode only), the opmask registers k0-k7, then
+// the upper 256 bits of zmm0-31 (zmm0-7 outside long mode). gdb builds $zmmN.
+void add_avx512(Regs& regs, bool wide) {
+    static const std::vector<std::string> names = [] {
+        std::vector<std::string> v;
+        for (unsigned i = 0; i < 32; ++i) v.push_back("xmm" + std::to_string(i));
+        for (unsigned i = 0; i < 32; ++i) v.push_back("ymm" + std::to_string(i) + "h");
+        for (unsigned i = 0; i < 8; ++i) v.push_back("k" + std::to_string(i));
+        for (unsigned i = 0; i < 32; ++i) v.push_back("zmm" + std::to_string(i) + "h");
+        return v;
+    }();
+    const auto f = kFeatureAvx512;
+    if (wide) {
+        for (unsigned i = 16; i < 32; ++i) add(regs, f, names[i], 128, "vec128");
+        for (unsigned i = 16; i < 32; ++i) add(regs, f, names[32 + i], 128, "uint128");
+    }
+    for (unsigned i = 0; i < 8; ++i) add(regs, f, names[64 + i], 64, "uint64");
+    for (unsigned i = 0; i < (wide ? 32u : 8u); ++i) add(regs, f, names[72 + i], 256, "v2ui128");
+}
+
+RegisterLayout build(Arch arch, RegisterFeatures features) {
     const bool wide = arch == Arch::X86_64;
     Regs regs;
     add_core(regs, wide);
     add_sse(regs, wide);
     add_segments(regs, wide);
     add_system(regs, wide);
-    return RegisterLayout(arch, std::move(regs));
+    // After everything else, so that the numbers above do not depend on the host.
+    // gdb finds features by name, so their order in target.xml does not matter to it.
+    if (features.avx) add_avx(regs, wide);
+    if (features.avx512) add_avx512(regs, wide);
+    return RegisterLayout(arch, std::move(regs), features);
 }
 
 }  // namespace
@@ -101,8 +143,8 @@ std::string_view architecture_name(Arch arch) {
     return "i386";
 }
 
-RegisterLayout::RegisterLayout(Arch arch, std::vector<RegisterInfo> registers)
-    : arch_(arch), registers_(std::move(registers)) {
+RegisterLayout::RegisterLayout(Arch arch, std::vector<RegisterInfo> registers, RegisterFeatures features)
+    : arch_(arch), features_(features), registers_(std::move(registers)) {
     unsigned regnum = 0;
     for (RegisterInfo& r : registers_) {
         if (r.bitsize == 0 || r.bitsize % 8 != 0) {
@@ -131,17 +173,23 @@ const RegisterInfo& RegisterLayout::at(unsigned regnum) const {
                             std::string(architecture_name(arch_)) + " layout");
 }
 
-const RegisterLayout& register_layout(Arch arch) {
-    // Function-local statics: built on first use, thread-safe since C++11.
-    static const RegisterLayout i8086 = build(Arch::I8086);
-    static const RegisterLayout i386 = build(Arch::I386);
-    static const RegisterLayout x86_64 = build(Arch::X86_64);
-    switch (arch) {
-        case Arch::I8086: return i8086;
-        case Arch::I386: return i386;
-        case Arch::X86_64: return x86_64;
+const RegisterLayout& register_layout(Arch arch, RegisterFeatures features) {
+    features = features.normalized();
+    // Every (arch, features) combination, built once on first use (a function-local
+    // static is thread-safe since C++11): 3 archs x {none, avx, avx+avx512}.
+    static const auto layouts = [] {
+        std::vector<RegisterLayout> all;
+        for (Arch a : {Arch::I8086, Arch::I386, Arch::X86_64}) {
+            for (RegisterFeatures f : {RegisterFeatures{}, RegisterFeatures{true, false}, RegisterFeatures{true, true}}) {
+                all.push_back(build(a, f));
+            }
+        }
+        return all;
+    }();
+    for (const RegisterLayout& l : layouts) {
+        if (l.arch() == arch && l.features() == features) return l;
     }
-    return x86_64;
+    throw std::logic_error("no register layout for that architecture");  // unreachable: every Arch is built
 }
 
 }  // namespace kvmgdb::stub

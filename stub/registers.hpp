@@ -1,8 +1,9 @@
 // The register layouts gdb expects from an x86 stub, one per architecture the
 // guest can be in. The names, sizes, types and order are gdb's own
-// (gdb/features/i386/{32,64}bit-{core,sse,segments}.xml) so that gdb's i386/amd64
-// code recognises every register it knows; what gdb has no feature for (control
-// registers, EFER, segment bases) is appended in a feature of ours. The same
+// (gdb/features/i386/{32,64}bit-{core,sse,segments,avx,avx512}.xml) so that gdb's
+// i386/amd64 code recognises every register it knows; what gdb has no feature for
+// (control, debug and extended control registers, EFER, segment bases) is in a
+// feature of ours. The same
 // table produces the target description (target_description.hpp), the `g`
 // packet layout and the p/P register numbers, so they cannot disagree.
 // No KVM here: this header must never include <linux/kvm.h>.
@@ -33,11 +34,13 @@ std::string_view architecture_name(Arch arch);
 inline constexpr std::string_view kFeatureCore = "org.gnu.gdb.i386.core";
 inline constexpr std::string_view kFeatureSse = "org.gnu.gdb.i386.sse";
 inline constexpr std::string_view kFeatureSegments = "org.gnu.gdb.i386.segments";
+inline constexpr std::string_view kFeatureAvx = "org.gnu.gdb.i386.avx";
+inline constexpr std::string_view kFeatureAvx512 = "org.gnu.gdb.i386.avx512";
 inline constexpr std::string_view kFeatureSystem = "org.kvmgdb.x86.system";
 
 struct RegisterInfo {
     std::string_view name;     // gdb's name: "rax", "eflags", "st0", "xmm3", "cr3"...
-    unsigned bitsize;          // 32, 64, 80 or 128
+    unsigned bitsize;          // 32, 64, 80, 128 or 256
     std::string_view type;     // a gdb predefined type or one the feature defines
     std::string_view group;    // "float", "vector", "system", or "" for the client's default
     std::string_view feature;  // which <feature> the register belongs to
@@ -48,13 +51,28 @@ struct RegisterInfo {
 // Bytes the register occupies in `g`, `p` and `P` (little-endian, x86 order).
 constexpr std::size_t reg_size(const RegisterInfo& reg) { return reg.bitsize / 8; }
 
+// The register sets beyond SSE that the layouts can carry, as gdb's features of
+// the same names (gdb/features/i386/{32,64}bit-avx{,512}.xml). Which ones a
+// target serves depends on the host CPU (DebugTarget::register_features), not on
+// the mode: they are fixed for a connection, as gdb reads the description once.
+struct RegisterFeatures {
+    bool avx = false;     // org.gnu.gdb.i386.avx: ymm0h-ymm15h (ymm0h-7h in 32-bit layouts)
+    bool avx512 = false;  // org.gnu.gdb.i386.avx512: needs avx (gdb refuses it alone)
+
+    // avx512 without avx is dropped: gdb's i386_validate_tdesc_p rejects the
+    // whole description when avx512 comes without avx.
+    constexpr RegisterFeatures normalized() const { return {avx, avx && avx512}; }
+    friend constexpr bool operator==(const RegisterFeatures&, const RegisterFeatures&) = default;
+};
+
 class RegisterLayout {
 public:
     // Numbers the registers 0, 1, 2... in order and packs them without gaps,
     // which is how gdb lays out `g` when the description gives no offsets.
-    RegisterLayout(Arch arch, std::vector<RegisterInfo> registers);
+    RegisterLayout(Arch arch, std::vector<RegisterInfo> registers, RegisterFeatures features = {});
 
     Arch arch() const { return arch_; }
+    RegisterFeatures features() const { return features_; }
     std::span<const RegisterInfo> registers() const { return registers_; }
     std::vector<RegisterInfo>::const_iterator begin() const { return registers_.begin(); }
     std::vector<RegisterInfo>::const_iterator end() const { return registers_.end(); }
@@ -69,11 +87,15 @@ public:
 
 private:
     Arch arch_;
+    RegisterFeatures features_;
     std::vector<RegisterInfo> registers_;
     std::size_t g_size_ = 0;
 };
 
-// The layout for `arch`, built once. I8086 and I386 have the same registers.
-const RegisterLayout& register_layout(Arch arch);
+// The layout for `arch` with the register sets of `features` (normalized), built
+// once per combination. I8086 and I386 have the same registers. The features'
+// registers come after the system feature, so every other register keeps its
+// number and offset whatever the host offers.
+const RegisterLayout& register_layout(Arch arch, RegisterFeatures features = {});
 
 }  // namespace kvmgdb::stub

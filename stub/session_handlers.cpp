@@ -57,7 +57,7 @@ void Session::Impl::handle(const ReadRegisters&) { send(to_hex(regs.read_all()))
 
 void Session::Impl::handle(const WriteRegisters& g) {
     // `G` must carry the whole `g` block of gdb's layout ("Packets", G).
-    if (g.data.size() != register_layout(regs.arch()).g_size()) return error(EINVAL);
+    if (g.data.size() != regs.layout().g_size()) return error(EINVAL);
     auto status = regs.write_all(g.data);
     if (!status.is_ok()) return error(status);
     send("OK");
@@ -67,7 +67,7 @@ void Session::Impl::handle(const WriteRegisters& g) {
 // target.xml, "Packets", p), or nullptr.
 const RegisterInfo* Session::Impl::find_register(std::uint64_t regno) const {
     if (regno > std::numeric_limits<unsigned>::max()) return nullptr;
-    return register_layout(regs.arch()).find(static_cast<unsigned>(regno));
+    return regs.layout().find(static_cast<unsigned>(regno));
 }
 
 void Session::Impl::handle(const ReadRegister& p) {

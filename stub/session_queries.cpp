@@ -69,7 +69,7 @@ void Session::Impl::handle(const XferRead& x) {
     if (x.annex != kTargetXmlAnnex) return send("E00");
     // The layout of the CPU mode when gdb first reads it (at connect time); gdb
     // keeps it for the connection, and RegisterView converts after mode switches.
-    std::string xml = target_xml(regs.arch());
+    std::string xml = target_xml(regs.layout());
     // As gdbserver's handle_qxfer_features: at the end, "l" with no data; past
     // it, an error (gdb never asks for that; a confused client must hear so).
     if (x.offset == xml.size()) return send("l");

@@ -2,6 +2,7 @@
 // description, the `g` packet and the p/P numbers come from one table.
 #include "stub/target_description.hpp"
 
+#include <algorithm>
 #include <initializer_list>
 #include <utility>
 
@@ -9,13 +10,18 @@ namespace kvmgdb::stub {
 
 namespace {
 
-using Field = std::pair<std::string_view, unsigned>;  // a one-bit flag: name, bit
+// A flag (one bit: name, bit) or, with `last`, a bit field from `bit` to `last`.
+struct Field {
+    std::string_view name;
+    unsigned bit;
+    unsigned last = 0;
+};
 
 void flags(std::string& out, std::string_view id, unsigned bytes, std::initializer_list<Field> fields) {
     out += "    <flags id=\"" + std::string(id) + "\" size=\"" + std::to_string(bytes) + "\">\n";
-    for (const auto& [name, bit] : fields) {
-        out += "      <field name=\"" + std::string(name) + "\" start=\"" + std::to_string(bit) + "\" end=\"" +
-               std::to_string(bit) + "\"/>\n";
+    for (const Field& f : fields) {
+        out += "      <field name=\"" + std::string(f.name) + "\" start=\"" + std::to_string(f.bit) + "\" end=\"" +
+               std::to_string(std::max(f.bit, f.last)) + "\"/>\n";
     }
     out += "    </flags>\n";
 }
@@ -28,9 +34,10 @@ void core_types(std::string& out) {
            {"OF", 11}, {"NT", 14}, {"RF", 16}, {"VM", 17}, {"AC", 18}, {"VIF", 19}, {"VIP", 20}, {"ID", 21}});
 }
 
-// As gdb 13's {32,64}bit-sse.xml: the vec128 union gdb shows for an xmm register,
-// and MXCSR as flags. bfloat16 and ieee_half need gdb 12 or later.
-void sse_types(std::string& out) {
+// As gdb 13's {32,64}bit-sse.xml: the vec128 union gdb shows for an xmm register
+// (64bit-avx512.xml repeats it for xmm16-31: types belong to their feature).
+// bfloat16 and ieee_half need gdb 12 or later.
+void vec128_type(std::string& out) {
     struct Vector {
         std::string_view id, element;
         unsigned count;
@@ -52,6 +59,11 @@ void sse_types(std::string& out) {
     }
     out += "      <field name=\"uint128\" type=\"uint128\"/>\n";
     out += "    </union>\n";
+}
+
+// MXCSR as flags, as {32,64}bit-sse.xml.
+void sse_types(std::string& out) {
+    vec128_type(out);
     flags(out, "i386_mxcsr", 4,
           {{"IE", 0}, {"DE", 1}, {"ZE", 2}, {"OE", 3}, {"UE", 4}, {"PE", 5}, {"DAZ", 6}, {"IM", 7}, {"DM", 8},
            {"ZM", 9}, {"OM", 10}, {"UM", 11}, {"PM", 12}, {"FZ", 15}});
@@ -70,12 +82,32 @@ void system_types(std::string& out, bool wide) {
            {"LA57", 12},  {"VMXE", 13},    {"SMXE", 14}, {"FSGSBASE", 16}, {"PCIDE", 17}, {"OSXSAVE", 18},
            {"SMEP", 20},  {"SMAP", 21},    {"PKE", 22},  {"CET", 23},   {"PKS", 24}});
     flags(out, "kvmgdb_efer", 8, {{"SCE", 0}, {"LME", 8}, {"LMA", 10}, {"NXE", 11}});
+    // SDM Vol. 3B 18.2.3 (DR6) and 18.2.4 (DR7, with its 2-bit R/W and LEN fields).
+    flags(out, "kvmgdb_dr6", cr_bytes,
+          {{"B0", 0}, {"B1", 1}, {"B2", 2}, {"B3", 3}, {"BLD", 11}, {"BD", 13}, {"BS", 14}, {"BT", 15}, {"RTM", 16}});
+    flags(out, "kvmgdb_dr7", cr_bytes,
+          {{"L0", 0},       {"G0", 1},       {"L1", 2},       {"G1", 3},       {"L2", 4},       {"G2", 5},
+           {"L3", 6},       {"G3", 7},       {"LE", 8},       {"GE", 9},       {"RTM", 11},     {"GD", 13},
+           {"RW0", 16, 17}, {"LEN0", 18, 19}, {"RW1", 20, 21}, {"LEN1", 22, 23}, {"RW2", 24, 25}, {"LEN2", 26, 27},
+           {"RW3", 28, 29}, {"LEN3", 30, 31}});
+    // SDM Vol. 1 13.3: the XCR0 state-component bits.
+    flags(out, "kvmgdb_xcr0", 8,
+          {{"X87", 0}, {"SSE", 1}, {"AVX", 2}, {"BNDREG", 3}, {"BNDCSR", 4}, {"OPMASK", 5}, {"ZMM_Hi256", 6},
+           {"Hi16_ZMM", 7}, {"PKRU", 9}, {"TILECFG", 17}, {"TILEDATA", 18}});
 }
 
+// As {32,64}bit-avx512.xml: xmm16-31 are vec128 (long mode only), zmmNh two uint128.
+void avx512_types(std::string& out, bool wide) {
+    if (wide) vec128_type(out);
+    out += "    <vector id=\"v2ui128\" type=\"uint128\" count=\"2\"/>\n";
+}
+
+// The avx feature needs no types of its own: ymmNh are the predefined uint128.
 void feature_types(std::string& out, std::string_view feature, bool wide) {
     if (feature == kFeatureCore) core_types(out);
     if (feature == kFeatureSse) sse_types(out);
     if (feature == kFeatureSystem) system_types(out, wide);
+    if (feature == kFeatureAvx512) avx512_types(out, wide);
 }
 
 void reg(std::string& out, const RegisterInfo& r) {
@@ -87,8 +119,10 @@ void reg(std::string& out, const RegisterInfo& r) {
 
 }  // namespace
 
-std::string target_xml(Arch arch) {
-    const RegisterLayout& layout = register_layout(arch);
+std::string target_xml(Arch arch, RegisterFeatures features) { return target_xml(register_layout(arch, features)); }
+
+std::string target_xml(const RegisterLayout& layout) {
+    const Arch arch = layout.arch();
     const bool wide = arch == Arch::X86_64;
     // The DOCTYPE names gdb's DTD, which gdb carries built in. <osabi>none</osabi>
     // tells gdb the guest runs no OS it knows: without it a Linux-hosted gdb

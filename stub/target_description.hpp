@@ -15,10 +15,13 @@ namespace kvmgdb::stub {
 // The only annex qXfer:features:read offers.
 inline constexpr std::string_view kTargetXmlAnnex = "target.xml";
 
-// The complete target.xml for `arch`: <architecture>, <osabi>none</osabi>, and
-// one <feature> per feature of register_layout(arch), in layout order, each with
-// the flags/vector/union types its registers use. Registers carry explicit
-// regnum attributes equal to RegisterInfo::regnum.
-std::string target_xml(Arch arch);
+// The complete target.xml for `layout`: <architecture>, <osabi>none</osabi>, and
+// one <feature> per feature of the layout, in layout order, each with the
+// flags/vector/union types its registers use. Registers carry explicit regnum
+// attributes equal to RegisterInfo::regnum (contiguous from 0, in document
+// order, which LLDB's ProcessGDBRemote also relies on to place them in `g`).
+std::string target_xml(const RegisterLayout& layout);
+// target_xml(register_layout(arch, features)).
+std::string target_xml(Arch arch, RegisterFeatures features = {});
 
 }  // namespace kvmgdb::stub

@@ -63,7 +63,7 @@ bool overlaps(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_
 }  // namespace
 
 KvmTarget::KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options)
-    : machine_(std::move(machine)), probe_(host_debug_probe()), diag_(std::move(options.diagnostics)) {
+    : machine_(std::move(machine)), space_(machine_->memory()), probe_(host_debug_probe()), diag_(std::move(options.diagnostics)) {
     if (!diag_) diag_ = [](std::string_view s) { std::cerr << s << std::flush; };
     sw_forced_ = options.software != BreakMechanism::Auto;
     hw_forced_ = options.hardware != BreakMechanism::Auto;
@@ -564,33 +564,10 @@ StopEvent KvmTarget::last_stop() const {
 kvm_sregs KvmTarget::sregs() const { return machine_->vcpu().get_sregs(); }
 
 std::uint64_t KvmTarget::linear_pc() const {
-    kvm_sregs s = sregs();
-    std::uint64_t rip = machine_->vcpu().get_regs().rip;
-    if ((s.efer & bits::EFER_LMA) && s.cs.l) return rip;  // CS.base is ignored in 64-bit code only
-    return (s.cs.base + rip) & 0xffffffffu;
+    return debug::linear_pc(machine_->vcpu().get_regs(), sregs());
 }
 
-PagingState KvmTarget::paging() const {
-    kvm_sregs s = sregs();
-    return {s.cr0, s.cr3, s.cr4, s.efer};
-}
-
-std::optional<std::pair<std::uint64_t, std::uint64_t>> KvmTarget::to_phys(std::uint64_t addr) const {
-    const GuestMemory& mem = machine_->memory();
-    std::uint64_t phys, left;
-    if (phys_mode_) {
-        phys = addr;
-        left = bytes_to_page_end(addr, kPageSize);
-    } else {
-        WalkResult w = walk(mem, paging(), addr);
-        if (!w.ok()) return std::nullopt;
-        phys = w.phys;
-        left = bytes_to_page_end(addr, w.page_size);
-    }
-    if (!mem.contains(phys, 1)) return std::nullopt;
-    left = std::min(left, mem.size() - phys);
-    return std::make_pair(phys, left);
-}
+PagingState KvmTarget::paging() const { return paging_of(sregs()); }
 
 std::vector<std::uint8_t> KvmTarget::read_registers() {
     CpuState cpu = cpu_state();
@@ -651,21 +628,9 @@ TargetStatus KvmTarget::write_register(unsigned regnum, std::span<const std::uin
 // ---------------------------------------------------------------------------
 // Memory
 
-std::uint64_t KvmTarget::for_each_phys_run(std::uint64_t addr, std::uint64_t len, const PhysRunFn& fn) const {
-    std::uint64_t done = 0;
-    while (done < len) {
-        auto t = to_phys(addr + done);
-        if (!t) break;
-        std::uint64_t n = std::min(t->second, len - done);
-        fn(t->first, done, n);
-        done += n;
-    }
-    return done;
-}
-
 std::size_t KvmTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> out) {
     const GuestMemory& mem = machine_->memory();
-    return for_each_phys_run(addr, out.size(), [&](std::uint64_t phys, std::uint64_t at, std::uint64_t n) {
+    return space_.for_each_phys_run(paging(), addr, out.size(), [&](std::uint64_t phys, std::uint64_t at, std::uint64_t n) {
         auto part = out.subspan(at, n);
         mem.read(phys, part);
         // Hide our own patch bytes: show what the guest had there.
@@ -676,7 +641,7 @@ std::size_t KvmTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> o
 
 std::size_t KvmTarget::write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) {
     GuestMemory& mem = machine_->memory();
-    return for_each_phys_run(addr, in.size(), [&](std::uint64_t phys, std::uint64_t at, std::uint64_t n) {
+    return space_.for_each_phys_run(paging(), addr, in.size(), [&](std::uint64_t phys, std::uint64_t at, std::uint64_t n) {
         auto part = in.subspan(at, n);
         mem.write(phys, part);
         // A write over a patched byte updates the saved original; the patch stays.
@@ -707,7 +672,7 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
     case BreakpointKind::Software: {
         auto it = patches_.find(addr);
         if (it == patches_.end()) {
-            auto t = to_phys(addr);
+            auto t = space_.to_phys(paging(), addr);
             if (!t) return TargetStatus::error(EFAULT, "address " + hex(addr) + " is not mapped");
             Patch p;
             p.phys = t->first;
@@ -744,7 +709,7 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
             return TargetStatus::ok();
         if (!probe_.readonly_mem) return TargetStatus::error(ENOSPC, "no debug register free and no read-only memslots");
         PageWatch w{kind, addr, length, {}};
-        std::uint64_t mapped = for_each_phys_run(addr, length, [&](std::uint64_t phys, std::uint64_t, std::uint64_t n) {
+        std::uint64_t mapped = space_.for_each_phys_run(paging(), addr, length, [&](std::uint64_t phys, std::uint64_t, std::uint64_t n) {
             w.phys.emplace_back(phys, phys + n);
         });
         if (mapped < length) return TargetStatus::error(EFAULT, "address " + hex(addr + mapped) + " is not mapped");
@@ -810,7 +775,7 @@ TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t add
 // segments and not the page the vCPU executes now. Says why when they do.
 std::optional<std::string> KvmTarget::code_on_watched_pages(const PageWatch& w) const {
     std::optional<std::uint64_t> pc_phys;
-    if (auto t = to_phys(linear_pc())) pc_phys = t->first;
+    if (auto t = space_.to_phys(paging(), linear_pc())) pc_phys = t->first;
     for (const auto& [b, e] : w.phys) {
         const std::uint64_t first = b & ~(kPageSize - 1);
         const std::uint64_t end = (e + kPageSize - 1) & ~(kPageSize - 1);
@@ -988,7 +953,7 @@ TargetStatus KvmTarget::monitor(std::string_view command, std::string& output) {
                                                      : "real mode";
         output = mode + ", paging: " + std::string(to_string(paging_mode(paging()))) +
                  ", register layout: " + std::string(stub::architecture_name(arch_of(s))) +
-                 ", addresses: " + (phys_mode_ ? "physical" : "linear") + "\n";
+                 ", addresses: " + (space_.physical() ? "physical" : "linear") + "\n";
         return TargetStatus::ok();
     }
     if (c == "info sregs") {
@@ -1024,12 +989,12 @@ TargetStatus KvmTarget::monitor(std::string_view command, std::string& output) {
         }
     }
     if (c == "phys on" || c == "phys off") {
-        phys_mode_ = c == "phys on";
-        output = std::string("gdb addresses are now ") + (phys_mode_ ? "physical" : "linear") + "\n";
+        space_.set_physical(c == "phys on");
+        output = std::string("gdb addresses are now ") + (space_.physical() ? "physical" : "linear") + "\n";
         return TargetStatus::ok();
     }
     if (c == "phys") {
-        output = std::string("gdb addresses are ") + (phys_mode_ ? "physical" : "linear") + "\n";
+        output = std::string("gdb addresses are ") + (space_.physical() ? "physical" : "linear") + "\n";
         return TargetStatus::ok();
     }
     output = "unknown monitor command '" + std::string(c) + "'; try 'monitor help'\n";

@@ -42,6 +42,7 @@
 #include <thread>
 #include <vector>
 
+#include "debug/address_space.hpp"
 #include "debug/probe.hpp"
 #include "debug/register_map.hpp"
 #include "stub/debug_target.hpp"
@@ -142,13 +143,6 @@ private:
     std::uint64_t linear_pc() const;
     std::optional<std::string> code_on_watched_pages(const PageWatch& w) const;
     PagingState paging() const;
-    // Guest-physical address of a gdb address (linear, or physical after `phys on`), with
-    // the bytes left in its page.
-    std::optional<std::pair<std::uint64_t, std::uint64_t>> to_phys(std::uint64_t addr) const;
-    // Calls fn(phys, offset, n) for each piece of [addr, addr + len) that lies in one page,
-    // in order, up to the first unmapped address; returns the bytes it covered.
-    using PhysRunFn = std::function<void(std::uint64_t phys, std::uint64_t offset, std::uint64_t n)>;
-    std::uint64_t for_each_phys_run(std::uint64_t addr, std::uint64_t len, const PhysRunFn& fn) const;
     void sync_memslots();
     void lay_out_memslots(const std::map<std::uint64_t, bool>& pages);  // phys page -> hole
 
@@ -157,6 +151,7 @@ private:
     std::string monitor_info_sregs() const;
 
     std::unique_ptr<Machine> machine_;
+    AddressSpace space_;  // gdb address -> guest-physical, `monitor phys`
     const DebugProbe& probe_;
     TextSink diag_;
     BreakMechanism sw_mech_;
@@ -185,7 +180,6 @@ private:
     enum class Protection { Full, HolesOnly, None };
     Protection protection_ = Protection::Full;
     std::vector<std::uint32_t> slots_ = {0};
-    bool phys_mode_ = false;
     bool finished_ = false;  // exited, killed or crashed: resume reports last_stop_ again
 
     pthread_t thread_handle_{};
