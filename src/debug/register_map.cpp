@@ -5,10 +5,12 @@
 
 #include <cstring>
 #include <functional>
+#include <string_view>
 #include <string>
 #include <unordered_map>
 
 #include "x86/cpu_mode.hpp"
+#include "x86/real_mode.hpp"
 
 namespace kvmgdb::debug {
 
@@ -68,6 +70,11 @@ kvm_segment& segment(kvm_sregs& s, char which) {
     return const_cast<kvm_segment&>(segment(static_cast<const kvm_sregs&>(s), which));
 }
 
+// In real mode gdb's pc is linear, CS.base + IP, like every address gdb uses
+// (docs/modes.md); elsewhere it is rip itself.
+bool real_mode(const CpuState& c) { return !(c.sregs.cr0 & bits::CR0_PE); }
+bool is_pc(std::string_view name) { return name == "rip" || name == "eip"; }
+
 const std::unordered_map<std::string, IntAccess>& int_registers() {
     static const std::unordered_map<std::string, IntAccess> table = [] {
         std::unordered_map<std::string, IntAccess> t;
@@ -93,8 +100,15 @@ const std::unordered_map<std::string, IntAccess>& int_registers() {
         gpr("r13", nullptr, &kvm_regs::r13);
         gpr("r14", nullptr, &kvm_regs::r14);
         gpr("r15", nullptr, &kvm_regs::r15);
-        // eip is IP itself, not CS.base + IP, also in real mode (see kvm_target.hpp).
-        gpr("rip", "eip", &kvm_regs::rip);
+        // The pc: linear in real mode (decode_one refuses one outside CS first).
+        IntAccess pc{[](const CpuState& c) {
+                         return real_mode(c) ? segment_linear(c.sregs.cs.base, c.regs.rip) : std::uint64_t(c.regs.rip);
+                     },
+                     [](CpuState& c, std::uint64_t v) {
+                         c.regs.rip = real_mode(c) ? offset_in_segment(c.sregs.cs.base, v).value_or(0) : v;
+                     }};
+        t["rip"] = pc;
+        t["eip"] = pc;
         gpr("eflags", nullptr, &kvm_regs::rflags);
         for (char which : {'c', 's', 'd', 'e', 'f', 'g'}) {
             std::string sel = std::string(1, which) + "s";
@@ -181,7 +195,9 @@ void encode_one(const RegisterInfo& r, const CpuState& cpu, std::uint8_t* out) {
     std::memset(out, 0, size);  // a register we do not know: zeros (never happens with registers.cpp's table)
 }
 
-void decode_one(const RegisterInfo& r, const std::uint8_t* in, CpuState& cpu) {
+// False (and `cpu` unchanged) for a value the CPU cannot hold: a real-mode pc
+// outside the CS segment.
+bool decode_one(const RegisterInfo& r, const std::uint8_t* in, CpuState& cpu) {
     std::size_t size = stub::reg_size(r);
     auto& table = int_registers();
     auto it = table.find(std::string(r.name));
@@ -192,10 +208,12 @@ void decode_one(const RegisterInfo& r, const std::uint8_t* in, CpuState& cpu) {
             std::uint64_t mask = (std::uint64_t{1} << (8 * size)) - 1;
             v = (it->second.get(cpu) & ~mask) | (v & mask);
         }
+        if (is_pc(r.name) && real_mode(cpu) && !offset_in_segment(cpu.sregs.cs.base, v)) return false;
         it->second.set(cpu, v);
-        return;
+        return true;
     }
     if (std::uint8_t* p = wide_storage(r, cpu)) std::memcpy(p, in, size);
+    return true;
 }
 
 }  // namespace
@@ -220,7 +238,14 @@ std::vector<std::uint8_t> encode_registers(stub::Arch arch, const CpuState& cpu)
 bool decode_registers(stub::Arch arch, std::span<const std::uint8_t> g, CpuState& cpu) {
     const auto& layout = stub::register_layout(arch);
     if (g.size() < layout.g_size()) return false;
-    for (const auto& r : layout) decode_one(r, g.data() + r.offset, cpu);
+    // The pc last: a real-mode one is relative to the CS this packet sets, so that
+    // the block says "CS is this and the CPU executes at that linear address".
+    CpuState next = cpu;
+    for (const auto& r : layout)
+        if (!is_pc(r.name) && !decode_one(r, g.data() + r.offset, next)) return false;
+    for (const auto& r : layout)
+        if (is_pc(r.name) && !decode_one(r, g.data() + r.offset, next)) return false;
+    cpu = next;
     return true;
 }
 
@@ -235,8 +260,7 @@ std::optional<std::vector<std::uint8_t>> encode_register(stub::Arch arch, unsign
 bool decode_register(stub::Arch arch, unsigned regnum, std::span<const std::uint8_t> value, CpuState& cpu) {
     const RegisterInfo* r = stub::register_layout(arch).find(regnum);
     if (!r || value.size() != stub::reg_size(*r)) return false;
-    decode_one(*r, value.data(), cpu);
-    return true;
+    return decode_one(*r, value.data(), cpu);
 }
 
 }  // namespace kvmgdb::debug

@@ -26,7 +26,9 @@ struct CpuState {
 stub::Arch arch_of(const kvm_sregs& s);
 
 std::vector<std::uint8_t> encode_registers(stub::Arch arch, const CpuState& cpu);
-// False when `g` is shorter than the layout; the state is left unchanged then.
+// False when `g` is shorter than the layout, or holds a value the CPU cannot take
+// (a real-mode pc outside CS: in real mode the pc is linear, CS.base + IP, and a
+// write sets IP = pc - CS.base); the state is left unchanged then.
 bool decode_registers(stub::Arch arch, std::span<const std::uint8_t> g, CpuState& cpu);
 std::optional<std::vector<std::uint8_t>> encode_register(stub::Arch arch, unsigned regnum, const CpuState& cpu);
 bool decode_register(stub::Arch arch, unsigned regnum, std::span<const std::uint8_t> value, CpuState& cpu);

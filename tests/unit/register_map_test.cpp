@@ -2,6 +2,7 @@
 // the XSAVE legacy region, byte for byte, without KVM.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <string>
@@ -37,6 +38,17 @@ CpuState distinct_state() {
     c.sregs.cr8 = 0xf;
     c.sregs.efer = 0xd01;
     for (std::size_t i = 0; i < fx::XSTATE_BV; ++i) c.fpu.bytes[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    return c;
+}
+
+// distinct_state() as a real-mode CPU could hold it: CR0.PE clear, CS.base =
+// CS * 16 and IP inside the segment (the pc gdb sees is linear, CS.base + IP).
+CpuState real_mode_state() {
+    CpuState c = distinct_state();
+    c.sregs.cr0 = 0;
+    c.sregs.cs.selector = 0x0800;
+    c.sregs.cs.base = 0x8000;
+    c.regs.rip = 0x1234;
     return c;
 }
 
@@ -136,6 +148,50 @@ TEST(RegisterMap, RealModeSelectorWritesSetTheBase) {
     EXPECT_EQ(c.sregs.es.base, base);
 }
 
+// Real mode: the pc gdb sees is linear, CS.base + IP; writing it sets IP
+// relative to the current CS, and a pc outside the segment is refused with the
+// state unchanged, by P and by G alike (a G is applied whole or not at all).
+TEST(RegisterMap, RealModePcIsLinearAndWritesStayInsideCs) {
+    CpuState c = real_mode_state();
+    EXPECT_EQ(get(Arch::I8086, "eip", c), le(0x9234, 4));
+    set(Arch::I8086, "eip", le(0x8010, 4), c);
+    EXPECT_EQ(c.regs.rip, 0x10u);
+    set(Arch::I8086, "eip", le(0x17fff, 4), c);
+    EXPECT_EQ(c.regs.rip, 0xffffu);
+    const auto* eip = stub::register_layout(Arch::I8086).find("eip");
+    ASSERT_NE(eip, nullptr);
+    EXPECT_FALSE(decode_register(Arch::I8086, eip->regnum, le(0x18000, 4), c));  // IP 0x10000
+    EXPECT_FALSE(decode_register(Arch::I8086, eip->regnum, le(0x7fff, 4), c));   // below CS.base
+    EXPECT_EQ(c.regs.rip, 0xffffu);
+    // A G whose pc is outside CS changes nothing, not even the registers before it.
+    std::vector<std::uint8_t> g = encode_registers(Arch::I8086, c);
+    const auto* eax = stub::register_layout(Arch::I8086).find("eax");
+    ASSERT_NE(eax, nullptr);
+    g[eax->offset] ^= 0xff;
+    std::copy_n(le(0x100000, 4).begin(), 4, g.begin() + static_cast<std::ptrdiff_t>(eip->offset));
+    const CpuState before = c;
+    EXPECT_FALSE(decode_registers(Arch::I8086, g, c));
+    EXPECT_EQ(encode_registers(Arch::I8086, c), encode_registers(Arch::I8086, before));
+    // A G that sets CS too: the pc is relative to the new CS (base = CS * 16).
+    const auto* cs = stub::register_layout(Arch::I8086).find("cs");
+    ASSERT_NE(cs, nullptr);
+    g = encode_registers(Arch::I8086, c);
+    std::copy_n(le(0x0700, 4).begin(), 4, g.begin() + static_cast<std::ptrdiff_t>(cs->offset));
+    const auto* cs_base = stub::register_layout(Arch::I8086).find("cs_base");
+    ASSERT_NE(cs_base, nullptr);
+    auto base = le(0x7000, stub::reg_size(*cs_base));
+    std::copy(base.begin(), base.end(), g.begin() + static_cast<std::ptrdiff_t>(cs_base->offset));
+    std::copy_n(le(0x7100, 4).begin(), 4, g.begin() + static_cast<std::ptrdiff_t>(eip->offset));
+    ASSERT_TRUE(decode_registers(Arch::I8086, g, c));
+    EXPECT_EQ(c.sregs.cs.base, 0x7000u);
+    EXPECT_EQ(c.regs.rip, 0x100u);
+    // Outside real mode eip is the register itself (flat segments: the same thing).
+    c.sregs.cr0 = bits::CR0_PE;
+    EXPECT_EQ(get(Arch::I386, "eip", c), le(0x100, 4));
+    set(Arch::I386, "eip", le(0x7fff, 4), c);
+    EXPECT_EQ(c.regs.rip, 0x7fffu);
+}
+
 // ftag is the full tag word (SDM Vol. 1 8.1.7) made from FXSAVE's abridged one:
 // physical register j is ST((j - TOP) mod 8), classified by its contents.
 TEST(RegisterMap, FullTagWordMapsPhysicalRegistersThroughTop) {
@@ -164,8 +220,7 @@ TEST_P(EveryLayout, EachRegisterWritesAndReadsBackAloneAndExactly) {
     const auto& layout = stub::register_layout(arch);
     for (const auto& r : layout) {
         if (r.name == "ftag") continue;  // derived from the contents (test above)
-        CpuState c = distinct_state();
-        if (arch == Arch::I8086) c.sregs.cr0 = 0;
+        CpuState c = arch == Arch::I8086 ? real_mode_state() : distinct_state();
         const std::vector<std::uint8_t> before = encode_registers(arch, c);
         std::vector<std::uint8_t> value(stub::reg_size(r));
         for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<std::uint8_t>(0xa0 + i);
@@ -173,6 +228,7 @@ TEST_P(EveryLayout, EachRegisterWritesAndReadsBackAloneAndExactly) {
         // Selectors and the x87 control, status and opcode registers are 16 bits
         // in a 32-bit slot.
         if (selector || r.name == "fctrl" || r.name == "fstat" || r.name == "fop") value.assign({0xa8, 0x01, 0x00, 0x00});
+        if (arch == Arch::I8086 && r.name == "eip") value.assign({0xa0, 0xa1, 0x00, 0x00});  // linear 0xa1a0, in CS
         ASSERT_TRUE(decode_register(arch, r.regnum, value, c)) << r.name;
         auto back = encode_register(arch, r.regnum, c);
         ASSERT_TRUE(back) << r.name;
@@ -185,6 +241,10 @@ TEST_P(EveryLayout, EachRegisterWritesAndReadsBackAloneAndExactly) {
             // TOP and the registers' contents decide the full tags.
             if ((r.name == "fstat" || r.name.substr(0, 2) == "st") && other.name == "ftag") continue;
             if (selector && arch == Arch::I8086 && other.name == std::string(r.name) + "_base") continue;
+            // Real mode: the pc is linear (CS.base + IP), so a new CS base moves it.
+            if (arch == Arch::I8086 && (r.name == "cs" || r.name == "cs_base") && other.name == "eip") continue;
+            // CR0.PE decides whether the pc is linear or rip itself.
+            if (r.name == "cr0" && (other.name == "eip" || other.name == "rip")) continue;
             auto at = [&](const std::vector<std::uint8_t>& g) {
                 return std::vector<std::uint8_t>(g.begin() + static_cast<std::ptrdiff_t>(other.offset),
                                                  g.begin() + static_cast<std::ptrdiff_t>(other.offset + stub::reg_size(other)));
@@ -197,8 +257,7 @@ TEST_P(EveryLayout, EachRegisterWritesAndReadsBackAloneAndExactly) {
 // `G` of a whole `g` block is exact, and a short one changes nothing.
 TEST_P(EveryLayout, GOfAgBlockIsExactAndAShortOneIsRefused) {
     const Arch arch = GetParam();
-    CpuState c = distinct_state();
-    if (arch == Arch::I8086) c.sregs.cr0 = 0;
+    CpuState c = arch == Arch::I8086 ? real_mode_state() : distinct_state();
     std::vector<std::uint8_t> g = encode_registers(arch, c);
     ASSERT_EQ(g.size(), stub::register_layout(arch).g_size());
     CpuState blank;
