@@ -280,6 +280,10 @@ Request parse_query(std::string_view payload) {
         }
         return bad(name, "expected :0 or :1");
     }
+    if (name == "QNonStop") {
+        if (has_args && payload[end] == ':' && (args == "0" || args == "1")) return SetNonStop{args == "1"};
+        return bad(name, "expected :0 or :1");
+    }
     if (name == "qSymbol") {
         auto parts = has_args && payload[end] == ':' ? split_once(args, ':') : std::nullopt;
         if (!parts) return bad(name, "expected value:name");
@@ -305,12 +309,13 @@ Request parse_v(std::string_view payload) {
     if (name == "vCont") return parse_vcont(rest);
     if (name == "vMustReplyEmpty") return plain(MustReplyEmpty{});
     if (name == "vCtrlC") return plain(CtrlC{});
+    if (name == "vStopped") return plain(VStopped{});
     if (name == "vKill") {
         auto pid = rest.size() > 1 && rest[0] == ';' ? parse_hex_u64(rest.substr(1)) : std::nullopt;
         if (!pid) return bad(name, "bad pid");
         return VKill{*pid};
     }
-    return Unsupported{};  // vFile, vRun, vAttach, vStopped, ...
+    return Unsupported{};  // vFile, vRun, vAttach, ...
 }
 
 }  // namespace

@@ -122,6 +122,11 @@ struct ThreadAlive {  // T thread-id
     KVMGDB_EQ(ThreadAlive);
 };
 struct CtrlC { KVMGDB_EQ(CtrlC); };  // vCtrlC (non-stop / packet form of 0x03)
+struct VStopped { KVMGDB_EQ(VStopped); };  // vStopped ("Notification Packets": next %Stop)
+struct SetNonStop {                        // QNonStop:0|1 ("Remote Non-Stop")
+    bool enable;
+    KVMGDB_EQ(SetNonStop);
+};
 
 struct QueryCurrentThread { KVMGDB_EQ(QueryCurrentThread); };  // qC
 struct ThreadInfoFirst { KVMGDB_EQ(ThreadInfoFirst); };        // qfThreadInfo
@@ -197,7 +202,7 @@ using Request = std::variant<
     Unsupported, Malformed,
     QueryHaltReason, ReadRegisters, WriteRegisters, ReadRegister, WriteRegister,
     ReadMemory, WriteMemory, Continue, Step, VContQuery, VCont,
-    Kill, VKill, Detach, SetThread, ThreadAlive, CtrlC,
+    Kill, VKill, Detach, SetThread, ThreadAlive, CtrlC, VStopped, SetNonStop,
     QueryCurrentThread, ThreadInfoFirst, ThreadInfoNext, ThreadExtraInfo, QueryAttached,
     QuerySupported, StartNoAckMode, SetThreadEvents, XferRead, MonitorCommand,
     QueryOffsets, QuerySymbol, MustReplyEmpty, InsertBreakpoint, RemoveBreakpoint>;

@@ -66,7 +66,7 @@ void Session::Impl::on_event(const Event& event) {
     // stopped; answering it with a second stop reply would be read by gdb as
     // the reply to its next packet, so a 0x03 while stopped is ignored
     // (gdbserver does the same: it only looks for 0x03 while waiting).
-    if (running) interrupt_target();
+    if (running || !running_threads.empty()) interrupt_target();
 }
 
 void Session::Impl::interrupt_target() {
@@ -83,7 +83,7 @@ void Session::Impl::on_packet(const Packet& packet) {
     Request request = parse_request(packet.payload);
     try {
         if (!running) return std::visit([this](const auto& r) { handle(r); }, request);
-        // All-stop mode ("Remote Non-Stop" is not offered): after a resume gdb
+        // All-stop mode (non-stop never sets `running`): after a resume gdb
         // sends nothing but 0x03 (or vCtrlC) until our stop reply.
         if (!std::holds_alternative<CtrlC>(request)) return error(EBUSY);
         send("OK");
@@ -92,21 +92,9 @@ void Session::Impl::on_packet(const Packet& packet) {
         // A target failure ends the request, never the session (gdbstub's
         // TargetError::Fatal is the transport's business, not a packet's). A
         // resume that threw did not start the guest.
-        running = false;
+        if (!non_stop) running = false;
         error(EIO);
     }
-}
-
-void Session::Impl::resume(ResumeKind kind, std::optional<std::uint8_t> signal,
-                           std::optional<std::uint64_t> addr) {
-    if (exited) return error(ESRCH);  // W/X already sent: there is nothing to resume
-    if (kind == ResumeKind::Step && !target.capabilities().single_step) return error(EINVAL);
-    if (addr && !write_pc(*addr)) return error(EINVAL);
-    // Set before resume(): the target may stop at once and post the event,
-    // which reaches on_target_stopped only after we return to the transport.
-    running = true;
-    target.resume(kind, signal, post_stop);
-    // "Stop Reply Packets": the reply to a resume is the stop reply, later.
 }
 
 SessionOutput Session::Impl::take_output() {
@@ -134,6 +122,13 @@ SessionOutput Session::on_bytes(std::span<const std::uint8_t> bytes) {
 
 SessionOutput Session::on_target_stopped(const StopEvent& event) {
     Impl& s = *impl_;
+    if (s.non_stop) {
+        // "Remote Non-Stop": one thread stopped, the others run on; gdb hears
+        // of it by a %Stop notification (or later, by vStopped).
+        if (s.closed || s.exited) return {};
+        s.notify_stop(event);
+        return s.take_output();
+    }
     if (!s.running) return {};  // a stray event: nothing was resumed
     s.running = false;
     if (event.kind == StopEvent::Kind::Exited || event.kind == StopEvent::Kind::Terminated) {
@@ -146,8 +141,9 @@ SessionOutput Session::on_target_stopped(const StopEvent& event) {
         if (!s.exited) s.target.remove_all_breakpoints();
         return {};
     }
+    if (!s.exited) s.thread_stops[event.thread] = event;
     if (s.closed) return {};
-    s.send(stop_reply(event, s.regs, s.gdb));  // never throws: see stop_reply.hpp
+    s.send(s.render_stop(event));  // never throws: see stop_reply.hpp
     return s.take_output();
 }
 
@@ -162,6 +158,18 @@ void Session::on_disconnect() {
     s.last_reply.clear();
     s.out = {};
     s.closed = false;
+    s.cont_thread.reset();
+    s.stop_queue.clear();
+    if (s.non_stop) {
+        // Back to all-stop for the next gdb ("Remote Non-Stop": a stub starts in
+        // all-stop mode); the target stops every thread and reports none.
+        s.non_stop = false;
+        s.running_threads.clear();
+        try {
+            s.target.set_non_stop(false);
+        } catch (const std::exception&) {
+        }
+    }
     if (s.running) {
         // Leave the guest stopped for the next gdb. Until its stop arrives a new
         // gdb's packets get E10 (EBUSY); the stop itself is not reported.
@@ -175,6 +183,6 @@ void Session::on_disconnect() {
     }
 }
 
-bool Session::target_running() const { return impl_->running; }
+bool Session::target_running() const { return impl_->running || !impl_->running_threads.empty(); }
 
 }  // namespace kvmgdb::stub

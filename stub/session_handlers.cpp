@@ -1,5 +1,6 @@
-// One handler per typed request: registers, memory, resume, threads,
-// breakpoints, detach/kill. Queries (q/Q packets) are in session_queries.cpp.
+// One handler per typed request: registers, memory, resume, breakpoints,
+// detach/kill. Threads, vCont and non-stop are in session_threads.cpp, the
+// other queries (q/Q packets) in session_queries.cpp.
 // Section names are those of the GDB manual's Remote Protocol appendix.
 #include <cerrno>
 #include <limits>
@@ -32,13 +33,6 @@ bool range_ok(std::uint64_t addr, std::uint64_t len) {
 
 }  // namespace
 
-bool Session::Impl::is_our_thread(const ThreadId& thread) {
-    // One process (pid 1) with one thread (tid 1: the vCPU); 0 is "any" and -1
-    // "all" ("Packets", thread-id syntax), both of which include it.
-    auto ours = [](const Id& id) { return id.kind != Id::Kind::Specific || id.value == 1; };
-    return (!thread.pid || ours(*thread.pid)) && ours(thread.tid);
-}
-
 bool Session::Impl::write_pc(std::uint64_t addr) {
     unsigned pc = expedited_regs(regs.arch()).pc;
     const RegisterInfo* reg = find_register(pc);
@@ -51,11 +45,16 @@ bool Session::Impl::write_pc(std::uint64_t addr) {
 // "Standard Replies": an empty reply means "not supported", so gdb falls back.
 void Session::Impl::handle(const Unsupported&) { send(""); }
 void Session::Impl::handle(const Malformed&) { error(EINVAL); }
-void Session::Impl::handle(const QueryHaltReason&) { send(stop_reply(target.last_stop(), regs, gdb)); }
 
-void Session::Impl::handle(const ReadRegisters&) { send(to_hex(regs.read_all())); }
+// Non-stop: a running thread's registers cannot be read ("Remote Non-Stop":
+// gdb asks only for stopped threads; gdbserver answers E01 otherwise).
+void Session::Impl::handle(const ReadRegisters&) {
+    if (general_running()) return error(EBUSY);
+    send(to_hex(regs.read_all()));
+}
 
 void Session::Impl::handle(const WriteRegisters& g) {
+    if (general_running()) return error(EBUSY);
     // `G` must carry the whole `g` block of gdb's layout ("Packets", G).
     if (g.data.size() != regs.layout().g_size()) return error(EINVAL);
     auto status = regs.write_all(g.data);
@@ -71,6 +70,7 @@ const RegisterInfo* Session::Impl::find_register(std::uint64_t regno) const {
 }
 
 void Session::Impl::handle(const ReadRegister& p) {
+    if (general_running()) return error(EBUSY);
     const RegisterInfo* reg = find_register(p.regno);
     auto value = reg ? regs.read(reg->regnum) : std::nullopt;
     if (!value) return error(EINVAL);
@@ -78,6 +78,7 @@ void Session::Impl::handle(const ReadRegister& p) {
 }
 
 void Session::Impl::handle(const WriteRegister& p) {
+    if (general_running()) return error(EBUSY);
     const RegisterInfo* reg = find_register(p.regno);
     // The value is the register's raw bytes ("Packets", P): no other size fits.
     if (!reg || reg_size(*reg) != p.value.size()) return error(EINVAL);
@@ -90,6 +91,7 @@ void Session::Impl::handle(const ReadMemory& m) {
     // The hex reply takes two bytes per byte read and must fit in PacketSize.
     if (m.length > options.max_packet / 2 || !range_ok(m.addr, m.length)) return error(EINVAL);
     if (m.length == 0) return send("");
+    if (memory_busy()) return error(EBUSY);
     std::vector<std::uint8_t> buffer(static_cast<std::size_t>(m.length));
     std::size_t n = target.read_memory(m.addr, buffer);
     // "Packets", m: the reply may hold fewer bytes than asked when only part
@@ -104,6 +106,7 @@ void Session::Impl::handle(const WriteMemory& w) {
     if (w.data.size() > options.max_packet || !range_ok(w.addr, w.data.size())) return error(EINVAL);
     // "Packets", X: a zero-length X is gdb's probe for binary download support.
     if (w.data.empty()) return send("OK");
+    if (memory_busy()) return error(EBUSY);
     std::size_t n = target.write_memory(w.addr, w.data);
     if (n < w.data.size()) return error(EFAULT);  // partial writes are failures
     send("OK");
@@ -115,22 +118,12 @@ void Session::Impl::handle(const Step& s) { resume(ResumeKind::Step, s.signal, s
 void Session::Impl::handle(const VContQuery&) {
     // gdb disables vCont unless both c and C are listed (remote.c,
     // remote_vcont_probe); without s/S it steps by breakpoints itself.
-    send(target.capabilities().single_step ? "vCont;c;C;s;S" : "vCont;c;C");
-}
-
-void Session::Impl::handle(const VCont& v) {
-    // "Packets", vCont: "the leftmost action with a matching thread-id is
-    // applied". One vCPU, so the first action for thread 1 (or for all) wins;
-    // `t` (stop) means nothing in all-stop mode and is skipped. `r` (range
-    // step) may degenerate into one step, as the manual allows; we do not
-    // advertise it anyway.
-    for (const VContAction& action : v.actions) {
-        if (action.kind == VContAction::Kind::Stop) continue;
-        if (action.thread && !is_our_thread(*action.thread)) continue;
-        auto kind = action.kind == VContAction::Kind::Continue ? ResumeKind::Continue : ResumeKind::Step;
-        return resume(kind, action.signal, std::nullopt);
-    }
-    error(EINVAL);  // nothing to resume: gdb named only threads we do not have
+    // `t` only where non-stop is offered: gdb stops threads with it there
+    // (remote.c refuses to stop a thread when the stub lacks it).
+    TargetCapabilities caps = target.capabilities();
+    std::string reply = caps.single_step ? "vCont;c;C;s;S" : "vCont;c;C";
+    if (caps.non_stop) reply += ";t";
+    send(reply);
 }
 
 // The target is called first: if it throws, gdb gets E05 and the session stays.
@@ -155,24 +148,6 @@ void Session::Impl::handle(const Detach&) {
     out.detached = out.close = true;
 }
 
-void Session::Impl::handle(const SetThread& h) {
-    if (!is_our_thread(h.thread)) return error(ESRCH);
-    send("OK");
-}
-
-void Session::Impl::handle(const ThreadAlive& t) {
-    // "Packets", T: -1 and 0 are not threads that can be alive.
-    bool alive = t.thread.tid.kind == Id::Kind::Specific && is_our_thread(t.thread);
-    if (!alive) return error(ESRCH);
-    send("OK");
-}
-
-void Session::Impl::handle(const CtrlC&) {
-    // Only reached while stopped (running is handled in on_packet): nothing
-    // to interrupt, and "OK" is its only success reply ("Packets", vCtrlC).
-    send("OK");
-}
-
 void Session::Impl::handle(const InsertBreakpoint& z) {
     // We do not advertise ConditionalBreakpoints+, so gdb evaluates conditions
     // itself and sends none; if some arrive anyway they are ignored and the
@@ -182,6 +157,7 @@ void Session::Impl::handle(const InsertBreakpoint& z) {
     // for m and M (a watch from the top of the address space onto linear 0).
     const bool watch = z.type != BreakpointType::Software && z.type != BreakpointType::Hardware;
     if (watch && !range_ok(z.addr, z.kind)) return error(EINVAL);
+    if (memory_busy()) return error(EBUSY);
     auto status = target.insert_breakpoint(to_kind(z.type), z.addr, z.kind);
     if (status.code == TargetStatus::Code::Unsupported) return send("");
     if (!status.is_ok()) return error(status);
@@ -190,6 +166,7 @@ void Session::Impl::handle(const InsertBreakpoint& z) {
 
 void Session::Impl::handle(const RemoveBreakpoint& z) {
     if (!capable(target.capabilities(), z.type)) return send("");
+    if (memory_busy()) return error(EBUSY);
     auto status = target.remove_breakpoint(to_kind(z.type), z.addr, z.kind);
     if (status.code == TargetStatus::Code::Unsupported) return send("");
     if (!status.is_ok()) return error(status);

@@ -2,10 +2,14 @@
 // session_handlers.cpp (one handle() per typed request). Private to the stub.
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stub/register_view.hpp"
 #include "stub/request.hpp"
@@ -33,6 +37,18 @@ struct Session::Impl {
     std::string last_reply;     // framed, for `-` retransmission
     SessionOutput out;          // being built for the current call
 
+    // Threads (session_threads.cpp): vCPU i is thread i + 1 of process 1.
+    unsigned general = 1;                    // Hg: the thread selected in the target
+    std::optional<unsigned> cont_thread;     // Hc with one thread; none: all of them
+    std::vector<unsigned> thread_list;       // qfThreadInfo's snapshot, paged by qsThreadInfo
+    std::size_t thread_cursor = 0;
+    std::string threads_xml;                 // qXfer:threads, built at offset 0
+    std::map<unsigned, StopEvent> thread_stops;  // the last stop reported per thread
+    // "Remote Non-Stop": no global `running`; each thread runs or not.
+    bool non_stop = false;
+    std::set<unsigned> running_threads;      // resumed, stop not yet reported
+    std::deque<std::string> stop_queue;      // stop replies; the front was sent, awaits vStopped
+
     void on_event(const Event& event);
     void on_packet(const Packet& packet);
     void send(std::string_view payload);
@@ -42,9 +58,24 @@ struct Session::Impl {
     SessionOutput take_output();
 
     void resume(ResumeKind kind, std::optional<std::uint8_t> signal, std::optional<std::uint64_t> addr);
+    void start(std::vector<ThreadAction> actions);  // all-stop: stop reply later; non-stop: OK
     bool write_pc(std::uint64_t addr);
     const RegisterInfo* find_register(std::uint64_t regno) const;
-    static bool is_our_thread(const ThreadId& thread);
+
+    // session_threads.cpp
+    bool known_thread(unsigned tid) const;
+    static bool matches(const ThreadId& id, unsigned tid);
+    std::optional<unsigned> specific_thread(const ThreadId& id) const;  // one known thread, or none
+    bool select(unsigned tid);                  // Hg: in the target, then `general`
+    std::string render_stop(const StopEvent& event);  // event.thread's registers, selection kept
+    std::string thread_text(unsigned tid) const;
+    std::string extra_info(unsigned tid);
+    bool general_running() const { return non_stop && running_threads.count(general) != 0; }
+    bool memory_busy() const;                   // non-stop, threads run, target cannot serve
+    void notify_stop(const StopEvent& event);   // non-stop: queue it, %Stop if the queue was empty
+    void send_notification(std::string_view payload);
+    void send_xfer(const std::string& document, const XferRead& x);
+    std::string threads_document();             // "Thread List Format"
 
     // session_handlers.cpp
     void handle(const Unsupported&);
@@ -66,6 +97,8 @@ struct Session::Impl {
     void handle(const SetThread&);
     void handle(const ThreadAlive&);
     void handle(const CtrlC&);
+    void handle(const VStopped&);
+    void handle(const SetNonStop&);
     void handle(const QueryCurrentThread&);
     void handle(const ThreadInfoFirst&);
     void handle(const ThreadInfoNext&);

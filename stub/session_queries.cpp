@@ -10,16 +10,6 @@
 
 namespace kvmgdb::stub {
 
-namespace {
-
-std::string_view mode_name(Arch arch) {
-    if (arch == Arch::X86_64) return "long mode";
-    if (arch == Arch::I386) return "protected mode";
-    return "real mode";
-}
-
-}  // namespace
-
 void Session::Impl::handle(const QuerySupported& q) {
     // gdb's own features decide what our stop replies may say (swbreak/hwbreak
     // "should not be sent by default"); the rest is ignored.
@@ -28,13 +18,17 @@ void Session::Impl::handle(const QuerySupported& q) {
         bool plus = f.kind == Feature::Kind::Supported;
         if (f.name == "swbreak") gdb.swbreak = plus;
         if (f.name == "hwbreak") gdb.hwbreak = plus;
+        // Only when we offer it too ("General Query Packets", multiprocess).
+        if (f.name == "multiprocess") gdb.multiprocess = plus && options.multiprocess;
     }
     // Our reply is computed from the target, never a constant (STYLE.md, habit
     // 5). PacketSize is the largest packet we accept, in hex. vContSupported+
     // tells gdb that our vCont? answer is exact (no s/S: it must step itself).
     TargetCapabilities caps = target.capabilities();
     std::string reply = "PacketSize=" + format_hex_u64(options.max_packet);
-    reply += ";QStartNoAckMode+;qXfer:features:read+";
+    reply += ";QStartNoAckMode+;qXfer:features:read+;qXfer:threads:read+";
+    if (options.multiprocess) reply += ";multiprocess+";
+    if (caps.non_stop) reply += ";QNonStop+";
     if (caps.software_breakpoints) reply += ";swbreak+";
     if (caps.hardware_breakpoints) reply += ";hwbreak+";
     reply += ";vContSupported+";
@@ -50,26 +44,26 @@ void Session::Impl::handle(const StartNoAckMode&) {
 
 // We do not report thread events (no QThreadEvents+ in qSupported).
 void Session::Impl::handle(const SetThreadEvents&) { send(""); }
-
-void Session::Impl::handle(const QueryCurrentThread&) { send("QC1"); }
-void Session::Impl::handle(const ThreadInfoFirst&) { send("m1"); }
-void Session::Impl::handle(const ThreadInfoNext&) { send("l"); }  // no more threads
 void Session::Impl::handle(const QueryAttached&) { send("1"); }  // gdb detaches, not kills, on quit
-
-void Session::Impl::handle(const ThreadExtraInfo& q) {
-    if (q.thread.tid.kind != Id::Kind::Specific || !is_our_thread(q.thread)) return error(ESRCH);
-    // Shown by `info threads`; the mode tells which register layout is in use.
-    send(text_to_hex("vCPU 0 (" + std::string(mode_name(target.arch())) + ")"));
-}
 
 void Session::Impl::handle(const XferRead& x) {
     // "General Query Packets", qXfer: objects we do not offer get an empty
     // reply; a bad annex of one we offer is E00.
+    if (x.object == "threads") {
+        // "Thread List Format"; the annex must be empty. Built afresh when gdb
+        // starts at offset 0, so one document is served across its chunks.
+        if (!x.annex.empty()) return send("E00");
+        if (x.offset == 0) threads_xml = threads_document();
+        return send_xfer(threads_xml, x);
+    }
     if (x.object != "features") return send("");
     if (x.annex != kTargetXmlAnnex) return send("E00");
     // The layout of the CPU mode when gdb first reads it (at connect time); gdb
     // keeps it for the connection, and RegisterView converts after mode switches.
-    std::string xml = target_xml(regs.layout());
+    send_xfer(target_xml(regs.layout()), x);
+}
+
+void Session::Impl::send_xfer(const std::string& xml, const XferRead& x) {
     // As gdbserver's handle_qxfer_features: at the end, "l" with no data; past
     // it, an error (gdb never asks for that; a confused client must hear so).
     if (x.offset == xml.size()) return send("l");
@@ -86,6 +80,7 @@ void Session::Impl::handle(const XferRead& x) {
 }
 
 void Session::Impl::handle(const MonitorCommand& q) {
+    if (general_running()) return error(EBUSY);  // the monitor reads the selected vCPU
     // "General Query Packets", qRcmd: output may go as `O` packets before the
     // final OK, or hex-encoded as the final reply itself. One final reply is
     // simplest while it fits in a packet; longer output goes in `O` packets.

@@ -49,6 +49,11 @@ std::string reason(const StopEvent& event, const GdbFeatures& gdb) {
 
 }  // namespace
 
+std::string thread_id_text(unsigned tid, const GdbFeatures& gdb) {
+    std::string id = format_hex_u64(tid);
+    return gdb.multiprocess ? "p1." + id : id;
+}
+
 ExpeditedRegs expedited_regs(Arch arch) {
     // Looked up by name in the layout gdb was given, so the numbers cannot
     // drift from target.xml (amd64: rbp=6 rsp=7 rip=16; i386: esp=4 ebp=5 eip=8).
@@ -70,10 +75,11 @@ std::string stop_reply(const StopEvent& event, RegisterView& view, const GdbFeat
             return "X" + signal_hex(event.signal);
         default: break;
     }
-    // `T AA n1:r1;n2:r2;...`: the thread (we have one, tid 1), why, and the
-    // registers gdb needs at once (pc, stack and frame pointer), in regnum order
-    // as gdbserver sends them.
-    std::string reply = "T" + signal_hex(event.signal) + "thread:1;" + reason(event, gdb);
+    // `T AA n1:r1;n2:r2;...`: the thread that stopped, why, and the registers
+    // gdb needs at once (pc, stack and frame pointer), in regnum order as
+    // gdbserver sends them.
+    std::string reply = "T" + signal_hex(event.signal) + "thread:" + thread_id_text(event.thread, gdb) + ";" +
+                        reason(event, gdb);
     ExpeditedRegs regs{};
     try {
         regs = expedited_regs(view.arch());

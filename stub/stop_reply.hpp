@@ -16,11 +16,18 @@ namespace kvmgdb::stub {
 struct GdbFeatures {
     bool swbreak = false;
     bool hwbreak = false;
+    // Both sides offered multiprocess+: thread-ids go out as `p1.N` ("Packets",
+    // thread-id syntax), else as `N`.
+    bool multiprocess = false;
 };
 
-// `T05thread:1;swbreak:;06:...;07:...;10:...;`, `W00` or `X09`. Reads the pc,
-// sp and frame pointer in gdb's layout (regs.arch()) to expedite them, so gdb
-// needs no `g` to show where it stopped. A register the target cannot read
+// `N` or `p1.N` (one process, pid 1), in hex, as replies carry thread-ids.
+std::string thread_id_text(unsigned tid, const GdbFeatures& gdb);
+
+// `T05thread:N;swbreak:;06:...;07:...;10:...;`, `W00` or `X09`, N being
+// event.thread. Reads the pc, sp and frame pointer in gdb's layout (regs.arch())
+// to expedite them, so gdb needs no `g` to show where it stopped: the caller
+// selects event.thread in the target first. A register the target cannot read
 // (nullopt or an exception) is left out: the stop itself must still reach gdb.
 std::string stop_reply(const StopEvent& event, RegisterView& regs, const GdbFeatures& gdb);
 

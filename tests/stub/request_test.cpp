@@ -81,6 +81,9 @@ TEST(ParseRequest, ValidPackets) {
         {"T1", ThreadAlive{tid(1)}},
         {"Tp2.3", ThreadAlive{ptid(2, 3)}},
         {"vCtrlC", CtrlC{}},
+        {"vStopped", VStopped{}},
+        {"QNonStop:1", SetNonStop{true}},
+        {"QNonStop:0", SetNonStop{false}},
         {"qC", QueryCurrentThread{}},
         {"qfThreadInfo", ThreadInfoFirst{}},
         {"qsThreadInfo", ThreadInfoNext{}},
@@ -164,6 +167,7 @@ TEST(ParseRequest, MalformedPackets) {
         // queries
         "qSupported:foo", "qSupported:+", "qSupported:=1", "qSupported,foo+",
         "QThreadEvents", "QThreadEvents:2", "QThreadEvents:",
+        "QNonStop", "QNonStop:2", "QNonStop:", "QNonStop:1;", "vStopped;1", "vStopped:",
         "qXfer", "qXfer:", "qXfer:features", "qXfer:features:read", "qXfer:features:read:target.xml",
         "qXfer:features:read:target.xml:0", "qXfer:features:read:target.xml:0,",
         "qXfer:features:read:target.xml:,1", "qXfer:features:read:target.xml:zz,1",
@@ -189,7 +193,7 @@ TEST(ParseRequest, MalformedPackets) {
 
 TEST(ParseRequest, UnsupportedPackets) {
     for (const std::string c : {"", "qFoo", "vFoo", "!", "qTStatus", "qTfV", "qCRC:0,4", "qC0x",
-                                "vFile:open:2f,0,0", "vRun;", "vAttach;1", "QNonStop:1", "qL1200",
+                                "vFile:open:2f,0,0", "vRun;", "vAttach;1", "qL1200",
                                 "qXfer:features:write:target.xml:0:abc", "A", "b", "B", "i", "R00",
                                 "r", "t", "\x03", "qfThreadInfoX", "vContinue", "vContc", "vKillx",
                                 "vKill1",
