@@ -5,8 +5,9 @@
 
 #include <cstring>
 #include <functional>
-#include <string_view>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "x86/cpu_mode.hpp"
@@ -75,6 +76,25 @@ kvm_segment& segment(kvm_sregs& s, char which) {
 bool real_mode(const CpuState& c) { return !(c.sregs.cr0 & bits::CR0_PE); }
 bool is_pc(std::string_view name) { return name == "rip" || name == "eip"; }
 
+// XCR0 is the kvm_xcrs entry with xcr == 0 (KVM_GET_XCRS lists the XCRs it has).
+std::uint64_t xcr0(const kvm_xcrs& x) {
+    for (std::uint32_t i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; ++i)
+        if (x.xcrs[i].xcr == 0) return x.xcrs[i].value;
+    return 0;
+}
+
+void set_xcr0(kvm_xcrs& x, std::uint64_t v) {
+    for (std::uint32_t i = 0; i < x.nr_xcrs && i < KVM_MAX_XCRS; ++i) {
+        if (x.xcrs[i].xcr == 0) {
+            x.xcrs[i].value = v;
+            return;
+        }
+    }
+    if (x.nr_xcrs >= KVM_MAX_XCRS) return;
+    x.xcrs[x.nr_xcrs] = kvm_xcr{0, 0, v};
+    ++x.nr_xcrs;
+}
+
 const std::unordered_map<std::string, IntAccess>& int_registers() {
     static const std::unordered_map<std::string, IntAccess> table = [] {
         std::unordered_map<std::string, IntAccess> t;
@@ -135,6 +155,16 @@ const std::unordered_map<std::string, IntAccess>& int_registers() {
         sreg("cr4", &kvm_sregs::cr4);
         sreg("cr8", &kvm_sregs::cr8);
         sreg("efer", &kvm_sregs::efer);
+        // Debug registers (KVM_GET_DEBUGREGS: the guest's own, not kvmgdb's).
+        for (unsigned i = 0; i < 4; ++i) {
+            t["dr" + std::to_string(i)] = {[i](const CpuState& c) { return std::uint64_t(c.debugregs.db[i]); },
+                                           [i](CpuState& c, std::uint64_t v) { c.debugregs.db[i] = v; }};
+        }
+        t["dr6"] = {[](const CpuState& c) { return std::uint64_t(c.debugregs.dr6); },
+                    [](CpuState& c, std::uint64_t v) { c.debugregs.dr6 = v; }};
+        t["dr7"] = {[](const CpuState& c) { return std::uint64_t(c.debugregs.dr7); },
+                    [](CpuState& c, std::uint64_t v) { c.debugregs.dr7 = v; }};
+        t["xcr0"] = {[](const CpuState& c) { return xcr0(c.xcrs); }, [](CpuState& c, std::uint64_t v) { set_xcr0(c.xcrs, v); }};
         // The x87/SSE registers live in the XSAVE legacy region at fixed offsets.
         auto fx_reg = [&](const char* n, std::size_t offset, auto width) {
             using T = decltype(width);
@@ -179,6 +209,48 @@ std::uint8_t* wide_storage(const RegisterInfo& r, CpuState& c) {
     return nullptr;
 }
 
+// Where an AVX/AVX-512 register lives in the XSAVE area: its bytes and the state
+// component that holds them (SDM Vol. 1 13.5.3, 13.5.4-13.5.6).
+struct XsaveSlot {
+    std::size_t offset;
+    std::uint64_t bit;            // the component's XSTATE_BV bit
+    fx::XsaveComponent component; // all of it, to clear when it leaves its initial state
+};
+
+// The index of `name` = prefix + decimal + suffix, or nullopt.
+std::optional<unsigned> numbered(std::string_view name, std::string_view prefix, std::string_view suffix = {}) {
+    if (name.size() <= prefix.size() + suffix.size() || !name.starts_with(prefix) || !name.ends_with(suffix))
+        return std::nullopt;
+    std::string_view digits = name.substr(prefix.size(), name.size() - prefix.size() - suffix.size());
+    unsigned v = 0;
+    for (char ch : digits) {
+        if (ch < '0' || ch > '9') return std::nullopt;
+        v = v * 10 + static_cast<unsigned>(ch - '0');
+    }
+    return v;
+}
+
+std::optional<XsaveSlot> xsave_slot(std::string_view name, const fx::XsaveLayout& l) {
+    // Hi16_ZMM holds zmm16-31 whole, 64 bytes each: xmm (0-15), ymm upper (16-31),
+    // zmm upper (32-63).
+    auto hi16 = [&l](unsigned i, std::size_t within) {
+        return XsaveSlot{l.hi16_zmm.offset + 64 * (i - 16) + within, fx::XFEATURE_HI16_ZMM, l.hi16_zmm};
+    };
+    if (auto i = numbered(name, "ymm", "h")) {
+        if (*i < 16) return XsaveSlot{l.avx.offset + 16 * *i, fx::XFEATURE_AVX, l.avx};
+        if (*i < 32) return hi16(*i, 16);
+    }
+    if (auto i = numbered(name, "zmm", "h")) {
+        if (*i < 16) return XsaveSlot{l.zmm_hi256.offset + 32 * *i, fx::XFEATURE_ZMM_HI256, l.zmm_hi256};
+        if (*i < 32) return hi16(*i, 32);
+    }
+    if (auto i = numbered(name, "xmm"); i && *i >= 16 && *i < 32) return hi16(*i, 0);
+    if (auto i = numbered(name, "k"); i && *i < 8) return XsaveSlot{l.opmask.offset + 8 * *i, fx::XFEATURE_OPMASK, l.opmask};
+    return std::nullopt;
+}
+
+bool component_present(const XsaveArea& a, std::uint64_t bit) { return (fx::get<std::uint64_t>(a, fx::XSTATE_BV) & bit) != 0; }
+
 void encode_one(const RegisterInfo& r, const CpuState& cpu, std::uint8_t* out) {
     std::size_t size = stub::reg_size(r);
     auto& table = int_registers();
@@ -186,6 +258,13 @@ void encode_one(const RegisterInfo& r, const CpuState& cpu, std::uint8_t* out) {
     if (it != table.end()) {
         std::uint64_t v = it->second.get(cpu);
         for (std::size_t i = 0; i < size; ++i) out[i] = static_cast<std::uint8_t>(i < 8 ? v >> (8 * i) : 0);
+        return;
+    }
+    if (auto slot = xsave_slot(r.name, cpu.xsave.layout)) {
+        // XSTATE_BV clear: the component is in its initial state, all zeros, whatever
+        // the area's bytes say.
+        if (component_present(cpu.fpu, slot->bit)) std::memcpy(out, cpu.fpu.bytes.data() + slot->offset, size);
+        else std::memset(out, 0, size);
         return;
     }
     if (const std::uint8_t* p = wide_storage(r, const_cast<CpuState&>(cpu))) {
@@ -212,11 +291,52 @@ bool decode_one(const RegisterInfo& r, const std::uint8_t* in, CpuState& cpu) {
         it->second.set(cpu, v);
         return true;
     }
+    if (auto slot = xsave_slot(r.name, cpu.xsave.layout)) {
+        std::vector<std::uint8_t> now(size);
+        encode_one(r, cpu, now.data());
+        if (std::memcmp(now.data(), in, size) == 0) return true;  // unchanged: XSTATE_BV stays as it is
+        if (!component_present(cpu.fpu, slot->bit)) {
+            // Leaving the initial state: the rest of the component is zeros, explicitly.
+            std::memset(cpu.fpu.bytes.data() + slot->component.offset, 0, slot->component.size);
+            fx::put<std::uint64_t>(cpu.fpu, fx::XSTATE_BV, fx::get<std::uint64_t>(cpu.fpu, fx::XSTATE_BV) | slot->bit);
+        }
+        std::memcpy(cpu.fpu.bytes.data() + slot->offset, in, size);
+        return true;
+    }
     if (std::uint8_t* p = wide_storage(r, cpu)) std::memcpy(p, in, size);
     return true;
 }
 
 }  // namespace
+
+XsaveSupport xsave_support(std::span<const kvm_cpuid_entry2> cpuid) {
+    auto entry = [&cpuid](std::uint32_t function, std::uint32_t index) -> const kvm_cpuid_entry2* {
+        for (const kvm_cpuid_entry2& e : cpuid)
+            if (e.function == function && e.index == index) return &e;
+        return nullptr;
+    };
+    XsaveSupport out;
+    const kvm_cpuid_entry2* leaf1 = entry(1, 0);
+    const kvm_cpuid_entry2* xsave = entry(0xd, 0);
+    if (!leaf1 || !xsave) return out;
+    const std::uint32_t xcr0_bits = xsave->eax;  // the low half of the supported XCR0
+    bool avx = (leaf1->ecx & (1u << 26)) && (leaf1->ecx & (1u << 28)) && (xcr0_bits & fx::XFEATURE_AVX);
+    constexpr std::uint32_t kAvx512Bits = fx::XFEATURE_OPMASK | fx::XFEATURE_ZMM_HI256 | fx::XFEATURE_HI16_ZMM;
+    bool avx512 = avx && (xcr0_bits & kAvx512Bits) == kAvx512Bits;
+    // Sub-leaf i: EAX the size, EBX the offset in the standard format (SDM Vol. 1 13.2).
+    auto place = [&entry](unsigned component, fx::XsaveComponent& c) {
+        if (const kvm_cpuid_entry2* e = entry(0xd, component); e && e->ebx != 0) {
+            if (e->eax != c.size) return false;
+            c.offset = e->ebx;
+        }
+        return c.offset + c.size <= sizeof(XsaveArea);
+    };
+    avx = avx && place(fx::COMPONENT_AVX, out.layout.avx);
+    avx512 = avx && avx512 && place(fx::COMPONENT_OPMASK, out.layout.opmask) &&
+             place(fx::COMPONENT_ZMM_HI256, out.layout.zmm_hi256) && place(fx::COMPONENT_HI16_ZMM, out.layout.hi16_zmm);
+    out.features = {avx, avx512};
+    return out;
+}
 
 stub::Arch arch_of(const kvm_sregs& s) {
     // Compatibility mode (LMA with a 32-bit CS) keeps the 64-bit register file:
@@ -229,14 +349,14 @@ stub::Arch arch_of(const kvm_sregs& s) {
 }
 
 std::vector<std::uint8_t> encode_registers(stub::Arch arch, const CpuState& cpu) {
-    const auto& layout = stub::register_layout(arch);
+    const auto& layout = stub::register_layout(arch, cpu.xsave.features);
     std::vector<std::uint8_t> g(layout.g_size());
     for (const auto& r : layout) encode_one(r, cpu, g.data() + r.offset);
     return g;
 }
 
 bool decode_registers(stub::Arch arch, std::span<const std::uint8_t> g, CpuState& cpu) {
-    const auto& layout = stub::register_layout(arch);
+    const auto& layout = stub::register_layout(arch, cpu.xsave.features);
     if (g.size() < layout.g_size()) return false;
     // The pc last: a real-mode one is relative to the CS this packet sets, so that
     // the block says "CS is this and the CPU executes at that linear address".
@@ -250,7 +370,7 @@ bool decode_registers(stub::Arch arch, std::span<const std::uint8_t> g, CpuState
 }
 
 std::optional<std::vector<std::uint8_t>> encode_register(stub::Arch arch, unsigned regnum, const CpuState& cpu) {
-    const RegisterInfo* r = stub::register_layout(arch).find(regnum);
+    const RegisterInfo* r = stub::register_layout(arch, cpu.xsave.features).find(regnum);
     if (!r) return std::nullopt;
     std::vector<std::uint8_t> v(stub::reg_size(*r));
     encode_one(*r, cpu, v.data());
@@ -258,7 +378,7 @@ std::optional<std::vector<std::uint8_t>> encode_register(stub::Arch arch, unsign
 }
 
 bool decode_register(stub::Arch arch, unsigned regnum, std::span<const std::uint8_t> value, CpuState& cpu) {
-    const RegisterInfo* r = stub::register_layout(arch).find(regnum);
+    const RegisterInfo* r = stub::register_layout(arch, cpu.xsave.features).find(regnum);
     if (!r || value.size() != stub::reg_size(*r)) return false;
     return decode_one(*r, value.data(), cpu);
 }

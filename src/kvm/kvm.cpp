@@ -218,6 +218,19 @@ void Vcpu::set_xsave(const XsaveArea& a) {
     xioctl(fd_.get(), kSetXsave, "KVM_SET_XSAVE", const_cast<std::uint8_t*>(a.bytes.data()));
 }
 
+kvm_xcrs Vcpu::get_xcrs() const {
+    kvm_xcrs x{};
+    KVM_IOCTL(fd_.get(), KVM_GET_XCRS, &x);
+    return x;
+}
+void Vcpu::set_xcrs(const kvm_xcrs& x) { KVM_IOCTL(fd_.get(), KVM_SET_XCRS, &x); }
+kvm_debugregs Vcpu::get_debugregs() const {
+    kvm_debugregs d{};
+    KVM_IOCTL(fd_.get(), KVM_GET_DEBUGREGS, &d);
+    return d;
+}
+void Vcpu::set_debugregs(const kvm_debugregs& d) { KVM_IOCTL(fd_.get(), KVM_SET_DEBUGREGS, &d); }
+
 void Vcpu::set_cpuid(const std::vector<kvm_cpuid_entry2>& entries) {
     CpuidBuffer buf(static_cast<std::uint32_t>(entries.size()));
     std::copy(entries.begin(), entries.end(), buf.entries());

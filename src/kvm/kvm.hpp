@@ -97,6 +97,13 @@ public:
     // The x87/SSE state with MXCSR (KVM_GET_FPU/KVM_SET_FPU lose MXCSR; fxsave.hpp).
     XsaveArea get_xsave() const;
     void set_xsave(const XsaveArea& a);
+    // The extended control registers (XCR0; KVM_CAP_XCRS, present wherever
+    // KVM_CAP_XSAVE is) and the guest's own debug registers DR0-3, DR6, DR7 (not
+    // those KVM_SET_GUEST_DEBUG programs for the debugger).
+    kvm_xcrs get_xcrs() const;
+    void set_xcrs(const kvm_xcrs& x);
+    kvm_debugregs get_debugregs() const;
+    void set_debugregs(const kvm_debugregs& d);
     void set_cpuid(const std::vector<kvm_cpuid_entry2>& entries);
     void set_guest_debug(const kvm_guest_debug& dbg);
     // Pending/injected exceptions and interrupts (to hand the guest an exception

@@ -38,6 +38,14 @@ CpuState distinct_state() {
     c.sregs.cr8 = 0xf;
     c.sregs.efer = 0xd01;
     for (std::size_t i = 0; i < fx::XSTATE_BV; ++i) c.fpu.bytes[i] = static_cast<std::uint8_t>(i * 7 + 3);
+    // The AVX and AVX-512 components (standard offsets 576-2687), all present.
+    for (std::size_t i = 576; i < 2688; ++i) c.fpu.bytes[i] = static_cast<std::uint8_t>(i * 13 + 5);
+    fx::put<std::uint64_t>(c.fpu, fx::XSTATE_BV, 0xe7);
+    for (auto& dr : c.debugregs.db) dr = next();
+    c.debugregs.dr6 = 0xffff4ff1;
+    c.debugregs.dr7 = 0x00000403;
+    c.xcrs.nr_xcrs = 1;
+    c.xcrs.xcrs[0] = kvm_xcr{0, 0, 0xe7};
     return c;
 }
 
@@ -72,11 +80,25 @@ void set(Arch a, const char* name, std::vector<std::uint8_t> bytes, CpuState& c)
     ASSERT_TRUE(decode_register(a, r->regnum, bytes, c)) << name;
 }
 
-std::string arch_name(const testing::TestParamInfo<Arch>& i) {
-    return i.param == Arch::X86_64 ? "x86_64" : i.param == Arch::I386 ? "i386" : "i8086";
+// An arch with the AVX/AVX-512 register sets the host would offer.
+struct LayoutCase {
+    Arch arch;
+    stub::RegisterFeatures features;
+};
+
+// The state for a case: real mode for i8086, the case's register sets served.
+CpuState state_for(const LayoutCase& l) {
+    CpuState c = l.arch == Arch::I8086 ? real_mode_state() : distinct_state();
+    c.xsave.features = l.features;
+    return c;
 }
 
-class EveryLayout : public testing::TestWithParam<Arch> {};
+std::string case_name(const testing::TestParamInfo<LayoutCase>& i) {
+    std::string arch = i.param.arch == Arch::X86_64 ? "x86_64" : i.param.arch == Arch::I386 ? "i386" : "i8086";
+    return arch + (i.param.features.avx512 ? "_avx512" : i.param.features.avx ? "_avx" : "");
+}
+
+class EveryLayout : public testing::TestWithParam<LayoutCase> {};
 
 }  // namespace
 
@@ -216,11 +238,11 @@ TEST(RegisterMap, FullTagWordMapsPhysicalRegistersThroughTop) {
 // Every register of every layout: `p` shows the bytes that `P` wrote, `g` holds
 // them at the register's offset, and no other register changed.
 TEST_P(EveryLayout, EachRegisterWritesAndReadsBackAloneAndExactly) {
-    const Arch arch = GetParam();
-    const auto& layout = stub::register_layout(arch);
+    const Arch arch = GetParam().arch;
+    const auto& layout = stub::register_layout(arch, GetParam().features);
     for (const auto& r : layout) {
         if (r.name == "ftag") continue;  // derived from the contents (test above)
-        CpuState c = arch == Arch::I8086 ? real_mode_state() : distinct_state();
+        CpuState c = state_for(GetParam());
         const std::vector<std::uint8_t> before = encode_registers(arch, c);
         std::vector<std::uint8_t> value(stub::reg_size(r));
         for (std::size_t i = 0; i < value.size(); ++i) value[i] = static_cast<std::uint8_t>(0xa0 + i);
@@ -256,24 +278,32 @@ TEST_P(EveryLayout, EachRegisterWritesAndReadsBackAloneAndExactly) {
 
 // `G` of a whole `g` block is exact, and a short one changes nothing.
 TEST_P(EveryLayout, GOfAgBlockIsExactAndAShortOneIsRefused) {
-    const Arch arch = GetParam();
-    CpuState c = arch == Arch::I8086 ? real_mode_state() : distinct_state();
+    const Arch arch = GetParam().arch;
+    CpuState c = state_for(GetParam());
     std::vector<std::uint8_t> g = encode_registers(arch, c);
-    ASSERT_EQ(g.size(), stub::register_layout(arch).g_size());
-    CpuState blank;
+    ASSERT_EQ(g.size(), stub::register_layout(arch, GetParam().features).g_size());
+    CpuState blank;  // XSTATE_BV 0: the G takes every component out of its initial state
+    blank.xsave = c.xsave;
     if (arch != Arch::I8086) blank.sregs.cr0 = bits::CR0_PE;
     ASSERT_TRUE(decode_registers(arch, g, blank));
     EXPECT_EQ(encode_registers(arch, blank), g);
-    CpuState untouched = distinct_state();
+    CpuState untouched = state_for(GetParam());
     std::vector<std::uint8_t> short_g(g.begin(), g.end() - 1);
     EXPECT_FALSE(decode_registers(arch, short_g, untouched));
-    EXPECT_EQ(encode_registers(arch, untouched), encode_registers(arch, distinct_state()));
+    EXPECT_EQ(encode_registers(arch, untouched), encode_registers(arch, state_for(GetParam())));
     // Unknown register numbers and wrong sizes are refused.
     EXPECT_FALSE(encode_register(arch, 9999, c).has_value());
     EXPECT_FALSE(decode_register(arch, 0, std::vector<std::uint8_t>(3), c));
 }
 
-INSTANTIATE_TEST_SUITE_P(Layouts, EveryLayout, testing::Values(Arch::I8086, Arch::I386, Arch::X86_64), arch_name);
+constexpr stub::RegisterFeatures kAvx{true, false}, kAvx512{true, true};
+INSTANTIATE_TEST_SUITE_P(Layouts, EveryLayout,
+                         testing::Values(LayoutCase{Arch::I8086, {}}, LayoutCase{Arch::I386, {}},
+                                         LayoutCase{Arch::X86_64, {}}, LayoutCase{Arch::I8086, kAvx},
+                                         LayoutCase{Arch::I386, kAvx}, LayoutCase{Arch::X86_64, kAvx},
+                                         LayoutCase{Arch::I8086, kAvx512}, LayoutCase{Arch::I386, kAvx512},
+                                         LayoutCase{Arch::X86_64, kAvx512}),
+                         case_name);
 
 // The layout follows the CPU: long mode is x86-64, compatibility mode (EFER.LMA
 // with a 32-bit CS) included, whose registers are still the 64-bit ones;
@@ -291,4 +321,167 @@ TEST(RegisterMap, ArchOfTheCpuMode) {
     EXPECT_EQ(arch_of(s), Arch::X86_64);
     s.efer = bits::EFER_LME;  // LME without LMA (paging off): not long mode yet
     EXPECT_EQ(arch_of(s), Arch::I386);
+}
+
+namespace {
+
+constexpr stub::RegisterFeatures kAll{true, true};
+
+std::vector<std::uint8_t> get_with(Arch a, stub::RegisterFeatures f, const char* name, const CpuState& c) {
+    const auto* r = stub::register_layout(a, f).find(name);
+    EXPECT_NE(r, nullptr) << name;
+    if (!r) return {};
+    return encode_register(a, r->regnum, c).value_or(std::vector<std::uint8_t>{});
+}
+
+bool set_with(Arch a, stub::RegisterFeatures f, const char* name, const std::vector<std::uint8_t>& bytes, CpuState& c) {
+    const auto* r = stub::register_layout(a, f).find(name);
+    return r && decode_register(a, r->regnum, bytes, c);
+}
+
+std::vector<std::uint8_t> area(const CpuState& c, std::size_t offset, std::size_t n) {
+    return {c.fpu.bytes.begin() + static_cast<std::ptrdiff_t>(offset),
+            c.fpu.bytes.begin() + static_cast<std::ptrdiff_t>(offset + n)};
+}
+
+kvm_cpuid_entry2 cpuid_entry(std::uint32_t function, std::uint32_t index, std::uint32_t eax, std::uint32_t ebx,
+                             std::uint32_t ecx) {
+    kvm_cpuid_entry2 e{};
+    e.function = function;
+    e.index = index;
+    e.eax = eax;
+    e.ebx = ebx;
+    e.ecx = ecx;
+    return e;
+}
+
+}  // namespace
+
+// The AVX and AVX-512 registers at their standard XSAVE offsets (SDM Vol. 1 13.5):
+// AVX 576 + 16i, opmask 1088 + 8i, ZMM_Hi256 1152 + 32i, Hi16_ZMM 1664 + 64(i-16)
+// holding xmm, ymm upper and zmm upper of zmm16-31 in turn.
+TEST(RegisterMap, AvxAndAvx512RegistersAreTheirXsaveBytes) {
+    CpuState c = distinct_state();
+    c.xsave.features = kAll;
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "ymm0h", c), area(c, 576, 16));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "ymm15h", c), area(c, 576 + 240, 16));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "k0", c), area(c, 1088, 8));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "k7", c), area(c, 1088 + 56, 8));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "zmm0h", c), area(c, 1152, 32));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "zmm15h", c), area(c, 1152 + 480, 32));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "xmm16", c), area(c, 1664, 16));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "ymm16h", c), area(c, 1664 + 16, 16));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "zmm16h", c), area(c, 1664 + 32, 32));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "xmm31", c), area(c, 1664 + 960, 16));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "zmm31h", c), area(c, 1664 + 960 + 32, 32));
+    // The 32-bit layouts: the same bytes for the registers they have.
+    EXPECT_EQ(get_with(Arch::I386, kAll, "ymm7h", c), area(c, 576 + 112, 16));
+    EXPECT_EQ(get_with(Arch::I386, kAll, "zmm7h", c), area(c, 1152 + 224, 32));
+    EXPECT_EQ(get_with(Arch::I386, kAll, "k3", c), area(c, 1088 + 24, 8));
+    // Offsets taken from the host's CPUID move them.
+    c.xsave.layout.avx.offset = 832;
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "ymm1h", c), area(c, 832 + 16, 16));
+}
+
+// A component whose XSTATE_BV bit is clear is in its initial state: it reads as
+// zeros whatever the bytes; writing zeros leaves it so; writing anything else sets
+// the bit, zeroes the rest of the component and stores the value (else XRSTOR in
+// KVM_SET_XSAVE would drop it). Other components are untouched.
+TEST(RegisterMap, InitialComponentsReadAsZeroAndAWriteMakesThemPresent) {
+    CpuState c = distinct_state();
+    c.xsave.features = kAll;
+    fx::put<std::uint64_t>(c.fpu, fx::XSTATE_BV, fx::XFEATURE_X87 | fx::XFEATURE_SSE | fx::XFEATURE_ZMM_HI256);
+    const std::vector<std::uint8_t> zeros16(16, 0), zeros8(8, 0);
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "ymm3h", c), zeros16);
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "k2", c), zeros8);
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "xmm20", c), zeros16);
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "zmm2h", c), area(c, 1152 + 64, 32));  // present
+    const CpuState before = c;
+    ASSERT_TRUE(set_with(Arch::X86_64, kAll, "ymm3h", zeros16, c));
+    EXPECT_EQ(c.fpu.bytes, before.fpu.bytes);  // no change at all, XSTATE_BV included
+    std::vector<std::uint8_t> v(16);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<std::uint8_t>(0xc0 + i);
+    ASSERT_TRUE(set_with(Arch::X86_64, kAll, "ymm3h", v, c));
+    EXPECT_EQ(fx::get<std::uint64_t>(c.fpu, fx::XSTATE_BV),
+              fx::XFEATURE_X87 | fx::XFEATURE_SSE | fx::XFEATURE_AVX | fx::XFEATURE_ZMM_HI256);
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "ymm3h", c), v);
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "ymm2h", c), zeros16);
+    EXPECT_EQ(area(c, 576, 48), std::vector<std::uint8_t>(48, 0));  // ymm0h-2h: were initial, now explicit zeros
+    EXPECT_EQ(area(c, 0, 576 - 64), area(before, 0, 576 - 64));      // legacy region untouched
+    EXPECT_EQ(area(c, 1088, 4096 - 1088), area(before, 1088, 4096 - 1088));  // other components untouched
+    ASSERT_TRUE(set_with(Arch::X86_64, kAll, "k2", le(0xff00ff, 8), c));
+    EXPECT_NE(fx::get<std::uint64_t>(c.fpu, fx::XSTATE_BV) & fx::XFEATURE_OPMASK, 0u);
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "k2", c), le(0xff00ff, 8));
+    EXPECT_EQ(get_with(Arch::X86_64, kAll, "k1", c), zeros8);
+    EXPECT_EQ(fx::get<std::uint64_t>(c.fpu, fx::XSTATE_BV) & fx::XFEATURE_HI16_ZMM, 0u);
+}
+
+// DR0-3, DR6, DR7 onto kvm_debugregs, XCR0 onto its kvm_xcrs entry.
+TEST(RegisterMap, DebugRegistersAndXcr0) {
+    CpuState c = distinct_state();
+    for (unsigned i = 0; i < 4; ++i) {
+        std::string name = "dr" + std::to_string(i);
+        EXPECT_EQ(get(Arch::X86_64, name.c_str(), c), le(c.debugregs.db[i], 8)) << name;
+        EXPECT_EQ(get(Arch::I386, name.c_str(), c), le(c.debugregs.db[i], 4)) << name;
+    }
+    EXPECT_EQ(get(Arch::X86_64, "dr6", c), le(0xffff4ff1, 8));
+    EXPECT_EQ(get(Arch::I386, "dr7", c), le(0x403, 4));
+    EXPECT_EQ(get(Arch::I386, "xcr0", c), le(0xe7, 8));
+    const std::uint64_t dr1 = c.debugregs.db[1];
+    set(Arch::I386, "dr1", le(0x1000, 4), c);
+    EXPECT_EQ(c.debugregs.db[1], (dr1 & ~0xffffffffull) | 0x1000);
+    set(Arch::X86_64, "dr7", le(0x30402, 8), c);
+    EXPECT_EQ(c.debugregs.dr7, 0x30402u);
+    set(Arch::X86_64, "xcr0", le(0x7, 8), c);
+    EXPECT_EQ(c.xcrs.nr_xcrs, 1u);
+    EXPECT_EQ(c.xcrs.xcrs[0].value, 0x7u);
+    // XCR0 found among other XCRs; absent, it reads 0 and a write adds it.
+    c.xcrs.nr_xcrs = 2;
+    c.xcrs.xcrs[0] = kvm_xcr{1, 0, 0x55};
+    c.xcrs.xcrs[1] = kvm_xcr{0, 0, 0x3};
+    EXPECT_EQ(get(Arch::X86_64, "xcr0", c), le(0x3, 8));
+    CpuState none;
+    EXPECT_EQ(get(Arch::X86_64, "xcr0", none), le(0, 8));
+    set(Arch::X86_64, "xcr0", le(0x3, 8), none);
+    ASSERT_EQ(none.xcrs.nr_xcrs, 1u);
+    EXPECT_EQ(none.xcrs.xcrs[0].xcr, 0u);
+    EXPECT_EQ(none.xcrs.xcrs[0].value, 0x3u);
+}
+
+// What the host offers, from KVM_GET_SUPPORTED_CPUID.
+TEST(RegisterMap, XsaveSupportFromTheSupportedCpuid) {
+    constexpr std::uint32_t kXsave = 1u << 26, kAvxBit = 1u << 28;
+    std::vector<kvm_cpuid_entry2> cpuid = {cpuid_entry(1, 0, 0, 0, kXsave | kAvxBit), cpuid_entry(0xd, 0, 0xe7, 0, 0)};
+    XsaveSupport s = xsave_support(cpuid);
+    EXPECT_EQ(s.features, kAll);
+    EXPECT_EQ(s.layout.hi16_zmm.offset, 1664u);  // no sub-leaves: the standard offsets
+    // AVX without AVX-512 (XCR0 bits 5-7 missing, or only some of them).
+    cpuid[1].eax = 0x07;
+    EXPECT_EQ(xsave_support(cpuid).features, (stub::RegisterFeatures{true, false}));
+    cpuid[1].eax = 0x67;
+    EXPECT_EQ(xsave_support(cpuid).features, (stub::RegisterFeatures{true, false}));
+    // No AVX bit in leaf 1, or no XSAVE, or no leaf 0xD: nothing beyond SSE.
+    cpuid[1].eax = 0xe7;
+    cpuid[0].ecx = kXsave;
+    EXPECT_EQ(xsave_support(cpuid).features, stub::RegisterFeatures{});
+    cpuid[0].ecx = kAvxBit;
+    EXPECT_EQ(xsave_support(cpuid).features, stub::RegisterFeatures{});
+    cpuid[0].ecx = kXsave | kAvxBit;
+    EXPECT_EQ(xsave_support(std::span(cpuid).first(1)).features, stub::RegisterFeatures{});
+    EXPECT_EQ(xsave_support({}).features, stub::RegisterFeatures{});
+    // Sub-leaves give the offsets (EBX) with the architectural sizes (EAX).
+    cpuid.push_back(cpuid_entry(0xd, 2, 256, 832, 0));
+    cpuid.push_back(cpuid_entry(0xd, 7, 1024, 1700, 0));
+    s = xsave_support(cpuid);
+    EXPECT_EQ(s.features, kAll);
+    EXPECT_EQ(s.layout.avx.offset, 832u);
+    EXPECT_EQ(s.layout.hi16_zmm.offset, 1700u);
+    EXPECT_EQ(s.layout.opmask.offset, 1088u);
+    // A component past the 4096 bytes of KVM_GET_XSAVE, or of an unexpected size,
+    // drops its feature (and AVX-512 with AVX).
+    cpuid.back().ebx = 3100;
+    EXPECT_EQ(xsave_support(cpuid).features, (stub::RegisterFeatures{true, false}));
+    cpuid.back().ebx = 1664;
+    cpuid[2].eax = 512;
+    EXPECT_EQ(xsave_support(cpuid).features, stub::RegisterFeatures{});
 }
