@@ -1,6 +1,13 @@
 #include "vmm/machine.hpp"
 
+#include <pthread.h>
+
+#include <atomic>
 #include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+#include "debug/kick.hpp"
 
 namespace kvmgdb {
 
@@ -24,6 +31,17 @@ std::string to_hex(std::uint64_t v) {
     char buf[24];
     std::snprintf(buf, sizeof buf, "%llx", static_cast<unsigned long long>(v));
     return buf;
+}
+
+// vCPU `index`'s CPUID: the host's, with its own initial APIC ID (leaf 1 EBX[31:24])
+// and x2APIC ID (leaves 0xB and 0x1F, EDX), so that a guest can also tell its vCPUs
+// apart by CPUID as on real hardware.
+std::vector<kvm_cpuid_entry2> cpuid_for_vcpu(std::vector<kvm_cpuid_entry2> entries, unsigned index) {
+    for (auto& e : entries) {
+        if (e.function == 1) e.ebx = (e.ebx & 0x00ffffffu) | (index << 24);
+        if (e.function == 0xb || e.function == 0x1f) e.edx = index;
+    }
+    return entries;
 }
 
 }  // namespace
@@ -54,40 +72,50 @@ PreparedGuest prepare_guest(const GuestConfig& config) {
 }
 
 Machine::Machine(const GuestConfig& config, TextSink console, TextSink log)
-    : Machine(prepare_guest(config), std::move(console), std::move(log), config.verbose) {}
+    : Machine(prepare_guest(config), std::move(console), std::move(log), config.verbose, config.cpus) {}
 
-Machine::Machine(PreparedGuest&& g, TextSink console, TextSink log, bool verbose)
+Machine::Machine(PreparedGuest&& g, TextSink console, TextSink log, bool verbose, unsigned cpus)
     : image_(std::move(g.image)),
       mode_(g.mode),
       area_(g.area),
       memory_(std::move(g.memory)),
       ports_(std::move(console), std::move(log), verbose) {
+    if (cpus < 1 || cpus > kMaxCpus)
+        throw std::invalid_argument("the number of vCPUs must be 1 to " + std::to_string(kMaxCpus) + ", not " +
+                                    std::to_string(cpus));
     kvm_ = std::make_unique<Kvm>();
     vm_ = std::make_unique<Vm>(*kvm_);
     vm_->set_tss_addr(kTssAddr);
     if (vm_->check_extension(KVM_CAP_SET_IDENTITY_MAP_ADDR) > 0) vm_->set_identity_map_addr(kIdentityMapAddr);
     vm_->set_user_memory_region(0, 0, 0, memory_.size(), memory_.host_base());
-    vcpu_ = std::make_unique<Vcpu>(*vm_, 0);
     // Without the host's CPUID a guest that enables long mode itself faults on
     // `wrmsr EFER` (LM is not advertised) and triple-faults; KVM also refuses CR4.PSE
     // and CR4.OSFXSR for a vCPU whose CPUID lacks PSE and FXSR.
-    vcpu_->set_cpuid(kvm_->supported_cpuid());
-
-    kvm_sregs sregs = vcpu_->get_sregs();
-    kvm_regs regs{};
-    setup_mode(describe(mode_), area_, image_.entry, memory_, sregs, regs);
-    vcpu_->set_sregs(sregs);
-    vcpu_->set_regs(regs);
-    XsaveArea fpu = vcpu_->get_xsave();
-    set_initial_fpu(fpu);
-    vcpu_->set_xsave(fpu);
+    const std::vector<kvm_cpuid_entry2> cpuid = kvm_->supported_cpuid();
+    // Every vCPU starts at the entry in the mode, as vCPU 0, except edi/rdi = its
+    // index: there is no INIT/SIPI (no in-kernel APIC), each one simply runs.
+    for (unsigned i = 0; i < cpus; ++i) {
+        auto vcpu = std::make_unique<Vcpu>(*vm_, i);
+        vcpu->set_cpuid(cpuid_for_vcpu(cpuid, i));
+        kvm_sregs sregs = vcpu->get_sregs();
+        kvm_regs regs{};
+        setup_mode(describe(mode_), area_, image_.entry, memory_, sregs, regs);  // same tables each time
+        regs.rdi = i;
+        vcpu->set_sregs(sregs);
+        vcpu->set_regs(regs);
+        XsaveArea fpu = vcpu->get_xsave();
+        set_initial_fpu(fpu);
+        vcpu->set_xsave(fpu);
+        vcpus_.push_back(std::move(vcpu));
+    }
 }
 
-RunOutcome Machine::crash(RunOutcome::Kind kind, const std::string& what) {
+RunOutcome Machine::crash(RunOutcome::Kind kind, const std::string& what, unsigned vcpu) {
     std::string msg = what;
+    if (vcpus_.size() > 1) msg = "vCPU " + std::to_string(vcpu) + ": " + msg;
     try {
-        kvm_regs r = vcpu_->get_regs();
-        kvm_sregs s = vcpu_->get_sregs();
+        kvm_regs r = vcpus_.at(vcpu)->get_regs();
+        kvm_sregs s = vcpus_.at(vcpu)->get_sregs();
         char buf[128];
         std::snprintf(buf, sizeof buf, " at cs:rip %04x:%llx (linear 0x%llx)", s.cs.selector,
                       static_cast<unsigned long long>(r.rip), static_cast<unsigned long long>(s.cs.base + r.rip));
@@ -98,8 +126,9 @@ RunOutcome Machine::crash(RunOutcome::Kind kind, const std::string& what) {
     return {kind, kExitGuestCrashed, msg};
 }
 
-std::optional<RunOutcome> Machine::service_exit(const VcpuExit& e) {
+std::optional<RunOutcome> Machine::service_exit(const VcpuExit& e, unsigned vcpu) {
     using K = RunOutcome::Kind;
+    std::lock_guard lock(devices_mu_);
     if (auto* o = std::get_if<exit::IoOut>(&e)) {
         if (auto status = ports_.out(o->port, o->size, o->data)) return RunOutcome{K::ExitPort, *status, {}};
         return std::nullopt;
@@ -113,18 +142,64 @@ std::optional<RunOutcome> Machine::service_exit(const VcpuExit& e) {
         return std::nullopt;
     }
     if (std::holds_alternative<exit::Hlt>(e)) return RunOutcome{K::Halted, 0, {}};
-    if (std::holds_alternative<exit::Shutdown>(e)) return crash(K::TripleFault, "guest triple-faulted (KVM_EXIT_SHUTDOWN)");
-    if (auto* f = std::get_if<exit::FailEntry>(&e)) return crash(K::EntryFailed, describe(VcpuExit(*f)));
+    if (std::holds_alternative<exit::Shutdown>(e)) return crash(K::TripleFault, "guest triple-faulted (KVM_EXIT_SHUTDOWN)", vcpu);
+    if (auto* f = std::get_if<exit::FailEntry>(&e)) return crash(K::EntryFailed, describe(VcpuExit(*f)), vcpu);
     if (std::holds_alternative<exit::InternalError>(e) || std::holds_alternative<exit::Unknown>(e))
-        return crash(K::InternalError, describe(e));
+        return crash(K::InternalError, describe(e), vcpu);
     return std::nullopt;  // Interrupted, Debug: nothing to do outside a debug session
 }
 
 RunOutcome Machine::run_to_end() {
+    if (vcpus_.size() > 1) return run_all_to_end();
     for (;;) {
-        VcpuExit e = vcpu_->run();
+        VcpuExit e = vcpus_[0]->run();
         if (auto outcome = service_exit(e)) return *outcome;
     }
+}
+
+// One thread per vCPU. A vCPU that halts is done; the run ends when all are, or at
+// once when one writes the exit port or crashes: the first such outcome wins and the
+// other vCPUs are kicked out of KVM_RUN (immediate_exit + the kick signal).
+RunOutcome Machine::run_all_to_end() {
+    debug::install_kick_handler();
+    std::mutex mu;
+    std::optional<RunOutcome> ending;
+    std::atomic<bool> stop{false};
+    std::vector<pthread_t> handles(vcpus_.size());
+    std::vector<std::thread> threads;
+    auto finish = [&](RunOutcome outcome) {
+        std::lock_guard lock(mu);
+        if (!ending) ending = std::move(outcome);
+        stop = true;
+        for (std::size_t i = 0; i < vcpus_.size(); ++i) {
+            vcpus_[i]->run_state().immediate_exit = 1;
+            debug::kick_thread(handles[i]);
+        }
+    };
+    {
+        std::lock_guard lock(mu);  // handles[] is complete before any thread can finish()
+        for (unsigned i = 0; i < vcpus_.size(); ++i) {
+            threads.emplace_back([&, i] {
+                try {
+                    while (!stop) {
+                        VcpuExit e = vcpus_[i]->run();
+                        if (std::holds_alternative<exit::Interrupted>(e)) continue;
+                        auto outcome = service_exit(e, i);
+                        if (!outcome) continue;
+                        if (outcome->kind != RunOutcome::Kind::Halted) finish(std::move(*outcome));
+                        return;  // halted: this vCPU is done
+                    }
+                } catch (const std::exception& ex) {
+                    finish({RunOutcome::Kind::InternalError, kExitHostError,
+                            "vCPU " + std::to_string(i) + ": " + ex.what()});
+                }
+            });
+            handles[i] = threads.back().native_handle();
+        }
+    }
+    for (auto& t : threads) t.join();
+    if (ending) return *ending;
+    return {RunOutcome::Kind::Halted, 0, {}};  // every vCPU halted
 }
 
 bool check_kvm(TextSink report) {

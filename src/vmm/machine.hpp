@@ -1,10 +1,11 @@
-// One guest: its RAM, the loaded image, kvmgdb's tables, a VM with one vCPU in
-// the chosen mode, and the port devices. Used by the CLI to run a guest to its
+// One guest: its RAM, the loaded image, kvmgdb's tables, a VM with one or more vCPUs
+// in the chosen mode (docs/guest-abi.md, "Several vCPUs"), and the port devices. Used by the CLI to run a guest to its
 // end, by the KVM tests to inspect it afterwards, and by the debug target.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,7 @@ inline constexpr std::uint64_t kMinMemory = 1ull << 20;
 inline constexpr std::uint64_t kMaxMemory = 3ull << 30;
 inline constexpr std::uint64_t kTssAddr = 0xfffbd000;
 inline constexpr std::uint64_t kIdentityMapAddr = 0xfffbc000;
+inline constexpr unsigned kMaxCpus = 64;  // --cpus 1-64
 
 enum class ImageFormat { Elf, Raw };
 
@@ -36,6 +38,7 @@ struct GuestConfig {
     std::optional<std::uint64_t> entry;      // raw only (defaults to load_addr)
     std::optional<CpuMode> mode;             // default: from the ELF class
     std::uint64_t memory = kDefaultMemory;
+    unsigned cpus = 1;  // vCPUs, 1..kMaxCpus; vCPU i starts with edi/rdi = i
     bool verbose = false;
 };
 
@@ -72,24 +75,29 @@ class Machine {
 public:
     Machine(const GuestConfig& config, TextSink console, TextSink log);
 
-    // Runs until the guest halts, writes the exit port, or crashes.
+    // Runs until every vCPU has halted, one writes the exit port, or one crashes
+    // (each vCPU on its own thread when there are several).
     RunOutcome run_to_end();
     // Handles an exit that is the VMM's business (I/O, MMIO). Returns the outcome
-    // when the exit ends the run, nullopt when the guest can go on.
-    std::optional<RunOutcome> service_exit(const VcpuExit& e);
+    // when the exit ends the run, nullopt when the guest can go on. Thread-safe: the
+    // devices are shared by the vCPUs and serialised here. `vcpu` names the vCPU
+    // whose exit it is (for the crash message).
+    std::optional<RunOutcome> service_exit(const VcpuExit& e, unsigned vcpu = 0);
 
     CpuMode mode() const { return mode_; }
     const GuestImage& image() const { return image_; }
     const SystemArea& system_area() const { return area_; }
     GuestMemory& memory() { return memory_; }
-    Vcpu& vcpu() { return *vcpu_; }
+    unsigned vcpu_count() const { return static_cast<unsigned>(vcpus_.size()); }
+    Vcpu& vcpu(unsigned index = 0) { return *vcpus_.at(index); }
     Vm& vm() { return *vm_; }
     const Kvm& kvm() const { return *kvm_; }
     PortBus& ports() { return ports_; }
 
 private:
-    Machine(PreparedGuest&& guest, TextSink console, TextSink log, bool verbose);
-    RunOutcome crash(RunOutcome::Kind kind, const std::string& what);
+    Machine(PreparedGuest&& guest, TextSink console, TextSink log, bool verbose, unsigned cpus);
+    RunOutcome crash(RunOutcome::Kind kind, const std::string& what, unsigned vcpu);
+    RunOutcome run_all_to_end();
 
     GuestImage image_;
     CpuMode mode_;
@@ -98,7 +106,8 @@ private:
     PortBus ports_;
     std::unique_ptr<Kvm> kvm_;
     std::unique_ptr<Vm> vm_;
-    std::unique_ptr<Vcpu> vcpu_;
+    std::vector<std::unique_ptr<Vcpu>> vcpus_;
+    std::mutex devices_mu_;  // ports_, for service_exit from several vCPU threads
 };
 
 }  // namespace kvmgdb
