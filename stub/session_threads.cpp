@@ -96,7 +96,8 @@ std::string Session::Impl::render_stop(const StopEvent& event) {
 
 void Session::Impl::handle(const SetThread& h) {
     // "Packets", H: -1 and 0 leave the choice to us; we keep what is selected.
-    if (h.thread.pid && !matches(h.thread, general)) return error(ESRCH);
+    const auto& pid = h.thread.pid;
+    if (pid && pid->kind == Id::Kind::Specific && pid->value != 1) return error(ESRCH);
     if (h.thread.tid.kind != Id::Kind::Specific) {
         if (h.op == SetThread::Op::Continue) cont_thread.reset();
         return send("OK");

@@ -48,11 +48,34 @@ public:
     std::string monitor_output = "kvmgdb monitor\n";
     TargetStatus monitor_status;
     bool throw_on_read_registers = false;
+    // Threads: `regs` are those of the selected thread, the others' are parked.
+    std::vector<unsigned> tids{1};
+    unsigned selected = 1;
+    std::map<unsigned, std::vector<std::vector<std::uint8_t>>> parked;
+    std::map<unsigned, std::string> extra;  // thread_extra_info; empty: none
+    bool non_stop_on = false;
 
     // --- recorded -------------------------------------------------------------
     std::vector<std::string> calls;
     StopHandler on_stop;  // from the last resume()
     std::optional<std::uint8_t> resume_signal;
+    std::vector<ThreadAction> actions;  // from the last resume_threads()
+
+    // Several threads, each with its own (zeroed) registers; thread 1 selected.
+    void make_threads(std::vector<unsigned> ids) {
+        tids = std::move(ids);
+        selected = tids.front();
+        parked.clear();
+        for (unsigned tid : tids) {
+            if (tid != selected) parked[tid] = regs;
+        }
+    }
+    void set_thread_reg(unsigned tid, unsigned n, std::uint64_t v) {
+        if (tid == selected) return set_reg(n, v);
+        std::swap(regs, parked.at(tid));
+        set_reg(n, v);
+        std::swap(regs, parked.at(tid));
+    }
 
     void set_reg(unsigned n, std::uint64_t v) {
         for (std::size_t i = 0; i < regs.at(n).size(); ++i) {
@@ -66,6 +89,51 @@ public:
         }
         return v;
     }
+
+    // --- DebugTarget: threads ------------------------------------------------------
+    std::vector<unsigned> threads() const override { return tids; }
+    std::string thread_extra_info(unsigned tid) const override {
+        auto it = extra.find(tid);
+        return it == extra.end() ? std::string{} : it->second;
+    }
+    TargetStatus select_thread(unsigned tid) override {
+        calls.push_back("select_thread " + std::to_string(tid));
+        if (std::find(tids.begin(), tids.end(), tid) == tids.end()) return TargetStatus::error(ESRCH);
+        if (tid == selected) return TargetStatus::ok();
+        parked[selected] = std::move(regs);
+        regs = std::move(parked.at(tid));
+        parked.erase(tid);
+        selected = tid;
+        return TargetStatus::ok();
+    }
+    // One thread in all-stop mode: the default, which forwards to resume() (so
+    // the one-vCPU tests see "resume continue"). Otherwise logged as
+    // "resume_threads 1:c 2:s 3:C0b".
+    void resume_threads(std::span<const ThreadAction> list, StopHandler handler) override {
+        actions.assign(list.begin(), list.end());
+        if (tids.size() == 1 && !non_stop_on) return DebugTarget::resume_threads(list, std::move(handler));
+        std::string line = "resume_threads";
+        for (const ThreadAction& a : list) {
+            line += " " + std::to_string(a.tid) + ":";
+            if (a.signal) {
+                static const char* digits = "0123456789abcdef";
+                line += a.kind == ResumeKind::Step ? "S" : "C";
+                line += digits[*a.signal >> 4];
+                line += digits[*a.signal & 15];
+            } else {
+                line += a.kind == ResumeKind::Step ? "s" : "c";
+            }
+        }
+        calls.push_back(line);
+        on_stop = std::move(handler);
+    }
+    TargetStatus set_non_stop(bool on) override {
+        calls.push_back(std::string("set_non_stop ") + (on ? "1" : "0"));
+        if (on && !caps.non_stop) return TargetStatus::unsupported();
+        non_stop_on = on;
+        return TargetStatus::ok();
+    }
+    void stop_thread(unsigned tid) override { calls.push_back("stop_thread " + std::to_string(tid)); }
 
     // --- DebugTarget ------------------------------------------------------------
     Arch arch() const override { return arch_; }
