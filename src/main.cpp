@@ -6,12 +6,14 @@
 #include <boost/asio/io_context.hpp>
 
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
 
+#include "cli/gdb_extension.hpp"
 #include "cli/listen_check.hpp"
 #include "cli/options.hpp"
 #include "debug/kvm_target.hpp"
@@ -75,6 +77,11 @@ int run_debug_server(const CliOptions& options) {
         std::fprintf(stderr, "kvmgdb: --listen: %s\n", problem->c_str());
         return kExitBadInput;
     }
+    switch (options.gdb_arch) {
+    case CliOptions::GdbArch::I386: server_options.session.gdb_arch = stub::Arch::I386; break;
+    case CliOptions::GdbArch::X86_64: server_options.session.gdb_arch = stub::Arch::X86_64; break;
+    case CliOptions::GdbArch::Auto: break;  // decided below, once the image is read
+    }
     if (options.log_packets) {
         try {
             server_options.session.log_packet = stub::open_packet_log(*options.log_packets);
@@ -86,6 +93,10 @@ int run_debug_server(const CliOptions& options) {
 
     auto machine = std::make_unique<Machine>(options.guest, [](std::string_view s) { write_all(1, s); },
                                              [](std::string_view s) { write_all(2, s); });
+    // --gdb-arch auto: gdb with an ELF64 loaded refuses a 32-bit description, so an
+    // ELF64 gets the 64-bit layout even when it starts in a 32-bit mode.
+    if (options.gdb_arch == CliOptions::GdbArch::Auto && machine->image().image_class == ImageClass::Elf64)
+        server_options.session.gdb_arch = stub::Arch::X86_64;
     // Declared in this order so that the server (which holds the target and posts
     // to io) goes first, then the target (which joins the vCPU thread).
     boost::asio::io_context io;
@@ -139,6 +150,12 @@ int main(int argc, char** argv) {
     }
     if (options.action == CliOptions::Action::Version) {
         std::printf("kvmgdb %s\n", KVMGDB_VERSION);
+        return 0;
+    }
+    if (options.action == CliOptions::Action::PrintGdbExtension) {
+        std::error_code ec;
+        auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+        std::printf("%s\n", gdb_extension_path(ec ? std::filesystem::path{} : exe, KVMGDB_GDB_EXTENSION_SOURCE).c_str());
         return 0;
     }
     if (options.action == CliOptions::Action::CheckKvm) {

@@ -57,7 +57,7 @@ std::vector<std::uint8_t> overlay_registers(const RegisterLayout& cur, std::span
 }
 
 Arch RegisterView::arch() const {
-    if (!pinned_) pinned_ = target_.arch();
+    if (!pinned_) pinned_ = fixed_ ? *fixed_ : target_.arch();
     return *pinned_;
 }
 

@@ -35,10 +35,19 @@ class RegisterView {
 public:
     explicit RegisterView(DebugTarget& target) : target_(target) {}
 
-    // The layout gdb works with: pinned at its first use on a connection.
+    // The layout gdb works with: pinned at its first use on a connection, to the
+    // fixed one when there is one (--gdb-arch), else to the CPU's.
     Arch arch() const;
     // A new connection will read the target description again.
     void unpin() { pinned_.reset(); }
+    // Serve `layout` from the first packet of every connection, whatever the CPU's
+    // mode (outside long mode the 64-bit one has zero upper halves); nullopt: the
+    // CPU's layout at connect time.
+    bool fixed() const { return fixed_.has_value(); }
+    void fix(std::optional<Arch> layout) {
+        fixed_ = layout;
+        pinned_.reset();
+    }
     bool converting() const { return !same_layout(arch(), target_.arch()); }
     // gdb's layout: arch() with the register sets the target's host offers
     // (DebugTarget::register_features, the same in every mode).
@@ -54,6 +63,7 @@ private:
     // The layout of the CPU's current mode, which the target reads and writes.
     const RegisterLayout& cpu_layout() const { return register_layout(target_.arch(), target_.register_features()); }
     DebugTarget& target_;
+    std::optional<Arch> fixed_;
     mutable std::optional<Arch> pinned_;  // set lazily by the const arch()
 };
 

@@ -17,7 +17,9 @@ namespace kvmgdb::stub {
 
 Session::Impl::Impl(DebugTarget& t, std::function<void(StopEvent)> post, SessionOptions opts)
     : target(t), post_stop(std::move(post)), options(std::move(opts)),
-      decoder(options.max_packet + 1024) {}
+      decoder(options.max_packet + 1024) {
+    regs.fix(options.gdb_arch);
+}
 
 void Session::Impl::send(std::string_view payload) {
     if (options.log_packet) options.log_packet("->", payload);

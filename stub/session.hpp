@@ -21,6 +21,9 @@ struct SessionOptions {
     // out as `p1.N`. Off by default: gdb then names threads "Thread N", and
     // replies keep the plain form (QC1, thread:1;) that existing clients expect.
     bool multiprocess = false;
+    // --gdb-arch: the register layout served from the first packet of a connection
+    // whatever the CPU's mode; nullopt: the CPU's at connect time (docs/modes.md).
+    std::optional<Arch> gdb_arch = std::nullopt;
 };
 
 struct SessionOutput {

@@ -32,6 +32,10 @@ void Session::Impl::handle(const QuerySupported& q) {
     if (caps.software_breakpoints) reply += ";swbreak+";
     if (caps.hardware_breakpoints) reply += ";hwbreak+";
     reply += ";vContSupported+";
+    // Our own feature (gdb ignores names it does not know): in real mode the pc is
+    // linear, CS.base + IP, like every address we take (docs/modes.md); a client
+    // that knows segments can tell from it how to read $pc.
+    reply += ";kvmgdb-linear-pc+";
     send(reply);
 }
 
@@ -97,7 +101,8 @@ void Session::Impl::handle(const MonitorCommand& q) {
     if (q.command == "info mode" && regs.converting()) {
         // The target describes the CPU; only the session knows gdb kept another layout.
         output += "gdb's register layout on this connection: " + std::string(architecture_name(regs.arch())) +
-                  " (read at connect time; registers are converted to it; reconnect for this mode's)\n";
+                  (regs.fixed() ? " (fixed by --gdb-arch; registers are converted to it)\n"
+                                : " (read at connect time; registers are converted to it; reconnect for this mode's)\n");
     }
     if (output.empty()) return send("OK");
     std::string hex = text_to_hex(output);

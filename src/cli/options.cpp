@@ -80,6 +80,8 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         ("version,V", "show the version and exit")
         ("check-kvm", "run a tiny guest in each CPU mode on this host's KVM, say which work,\n"
                       "exit 0 only if all do")
+        ("print-gdb-extension", "print the path of kvmgdb's gdb extension (kvmgdb.py: `source` it\n"
+                                "in gdb) and exit")
         ("mode", po::value<std::string>()->value_name("MODE"),
          "CPU mode at entry: real, protected, paged32 or long\n(default: long for ELF64, protected for ELF32)")
         ("memory,m", po::value<std::string>()->value_name("SIZE")->default_value("64M"),
@@ -98,6 +100,10 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         ("breakpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
          "with --listen: auto (what this host's KVM traps), int3 (int3 for break,\n"
          "debug registers for hbreak) or hlt (a 1-byte HLT patch for both)")
+        ("gdb-arch", po::value<std::string>()->value_name("ARCH")->default_value("auto"),
+         "with --listen: the register layout gdb gets from its first packet:\n"
+         "auto (x86-64 for an ELF64, else the CPU mode's), i386 or x86-64\n"
+         "(every mode, upper halves zero outside long mode)")
         ("watchpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
          "with --listen: auto, debugreg (DR0-DR3, page protection past four\n"
          "or for long ranges) or pageprot (read-only/removed memslots)")
@@ -131,6 +137,10 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
     }
     if (vm.count("check-kvm")) {
         out.action = CliOptions::Action::CheckKvm;
+        return out;
+    }
+    if (vm.count("print-gdb-extension")) {
+        out.action = CliOptions::Action::PrintGdbExtension;
         return out;
     }
     if (!vm.count("guest")) throw UsageError("no guest image given");
@@ -172,6 +182,12 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         throw UsageError("unknown --watchpoints '" + watchpoints + "' (expected auto, debugreg or pageprot)");
     if (!out.listen && (!vm["breakpoints"].defaulted() || !vm["watchpoints"].defaulted()))
         throw UsageError("--breakpoints and --watchpoints need --listen");
+    auto gdb_arch = vm["gdb-arch"].as<std::string>();
+    if (gdb_arch == "i386") out.gdb_arch = CliOptions::GdbArch::I386;
+    else if (gdb_arch == "x86-64") out.gdb_arch = CliOptions::GdbArch::X86_64;
+    else if (gdb_arch != "auto")
+        throw UsageError("unknown --gdb-arch '" + gdb_arch + "' (expected auto, i386 or x86-64)");
+    if (!out.listen && !vm["gdb-arch"].defaulted()) throw UsageError("--gdb-arch needs --listen");
     g.verbose = vm.count("verbose") > 0;
     return out;
 }

@@ -19,7 +19,7 @@ public:
 };
 
 struct CliOptions {
-    enum class Action { Run, Help, Version, CheckKvm };
+    enum class Action { Run, Help, Version, CheckKvm, PrintGdbExtension };
     Action action = Action::Run;
     GuestConfig guest;
     std::optional<std::string> listen;  // --listen, for the GDB stub
@@ -29,6 +29,10 @@ struct CliOptions {
     enum class Watchpoints { Auto, DebugRegisters, PageProtection };
     Breakpoints breakpoints = Breakpoints::Auto;
     Watchpoints watchpoints = Watchpoints::Auto;
+    // --gdb-arch: the register layout gdb is served (docs/modes.md). Auto: x86-64
+    // for an ELF64 guest whatever mode it starts in, else the CPU mode's.
+    enum class GdbArch { Auto, I386, X86_64 };
+    GdbArch gdb_arch = GdbArch::Auto;
     std::string help_text;              // filled for Action::Help
 };
 

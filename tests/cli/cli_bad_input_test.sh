@@ -39,6 +39,9 @@ fi
 hello=$guests/hello-long.elf
 expect "--memory 0" 2 '' "^kvmgdb: --memory '0': guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB$" -- "$kvmgdb" --memory 0 "$hello"
 expect "--memory 1T" 2 '' "^kvmgdb: --memory '1T': .*between 1 MiB and 3 GiB$" -- "$kvmgdb" --memory 1T "$hello"
+expect "--cpus 0" 2 '' "^kvmgdb: --cpus '0': the number of vCPUs must be 1 to 64$" -- "$kvmgdb" --cpus 0 "$hello"
+expect "--cpus 65" 2 '' "^kvmgdb: --cpus '65': the number of vCPUs must be 1 to 64$" -- "$kvmgdb" --cpus 65 "$hello"
+expect "--cpus two" 2 '' "^kvmgdb: --cpus 'two': the number of vCPUs must be 1 to 64$" -- "$kvmgdb" --cpus two "$hello"
 expect "--memory not a multiple of 4 KiB" 2 '' "^kvmgdb: --memory '1025K': guest RAM must be a multiple of 4 KiB" -- "$kvmgdb" --memory 1025K "$hello"
 expect "--memory 1M is accepted (the file is the problem)" 2 '' "^kvmgdb: .*nowhere.elf: No such file" -- "$kvmgdb" --memory 1M "$tmp/nowhere.elf"
 expect "malformed --listen" 2 '' "^kvmgdb: --listen: invalid listen address 'foo': no port" -- "$kvmgdb" --listen foo "$hello"
@@ -49,6 +52,18 @@ expect "--listen in a directory that does not exist" 2 '' "^kvmgdb: --listen: ca
 expect "--listen over a file that is not a socket" 2 '' "^kvmgdb: --listen: cannot listen on unix:$tmp/text.elf: the path exists and is not a socket$" -- "$kvmgdb" --listen "unix:$tmp/text.elf" "$hello"
 [ -f "$tmp/text.elf" ] || { failed=$((failed + 1)); echo "FAIL --listen removed the file that is not a socket"; }
 expect "--log-packets into a missing directory" 2 '' "^kvmgdb: --log-packets: cannot open packet log /proc/x/log: No such file or directory$" -- "$kvmgdb" --listen :0 --log-packets /proc/x/log "$hello"
+expect "bad --gdb-arch" 2 '' "^kvmgdb: unknown --gdb-arch 'i8086' \(expected auto, i386 or x86-64\)$" -- "$kvmgdb" --listen :0 --gdb-arch i8086 "$hello"
+expect "--gdb-arch without --listen" 2 '' "^kvmgdb: --gdb-arch needs --listen$" -- "$kvmgdb" --gdb-arch x86-64 "$hello"
+
+# --print-gdb-extension: the source tree's copy from a build directory, the
+# installed one (PREFIX/share/kvmgdb/kvmgdb.py) next to an installed binary.
+expect "--print-gdb-extension from the build tree" 0 '^/.*/scripts/gdb/kvmgdb\.py$' '' -- "$kvmgdb" --print-gdb-extension
+ext=$("$kvmgdb" --print-gdb-extension)
+[ -f "$ext" ] && grep -q 'gdb.events.stop.connect' "$ext" \
+  || { failed=$((failed + 1)); echo "FAIL --print-gdb-extension names '$ext', not the extension"; }
+mkdir -p "$tmp/prefix/bin" "$tmp/prefix/share/kvmgdb"
+cp "$kvmgdb" "$tmp/prefix/bin/kvmgdb" && cp "$ext" "$tmp/prefix/share/kvmgdb/kvmgdb.py"
+expect "--print-gdb-extension when installed" 0 "^$tmp/prefix/share/kvmgdb/kvmgdb\.py$" '' -- "$tmp/prefix/bin/kvmgdb" --print-gdb-extension
 
 # A port somebody listens on: python3 holds it and says which (no sleeps: the
 # read waits for its line).

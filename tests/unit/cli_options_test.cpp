@@ -80,6 +80,23 @@ TEST(CommandLine, BreakpointAndWatchpointMechanisms) {
     EXPECT_THROW(parse_command_line({"--breakpoints", "hlt", "g.elf"}), UsageError);  // no --listen
 }
 
+// --gdb-arch: auto (default), i386 or x86-64; anything else names itself; only with --listen.
+TEST(CommandLine, GdbArch) {
+    EXPECT_EQ(parse_command_line({"--listen", ":0", "g.elf"}).gdb_arch, CliOptions::GdbArch::Auto);
+    EXPECT_EQ(parse_command_line({"--listen", ":0", "--gdb-arch", "i386", "g.elf"}).gdb_arch, CliOptions::GdbArch::I386);
+    EXPECT_EQ(parse_command_line({"--listen", ":0", "--gdb-arch", "x86-64", "g.elf"}).gdb_arch,
+              CliOptions::GdbArch::X86_64);
+    EXPECT_EQ(parse_command_line({"--listen", ":0", "--gdb-arch", "auto", "g.elf"}).gdb_arch, CliOptions::GdbArch::Auto);
+    try {
+        parse_command_line({"--listen", ":0", "--gdb-arch", "i8086", "g.elf"});
+        ADD_FAILURE() << "i8086 accepted";
+    } catch (const UsageError& e) {
+        EXPECT_NE(std::string(e.what()).find("--gdb-arch 'i8086'"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(parse_command_line({"--gdb-arch", "x86-64", "g.elf"}), UsageError);  // no --listen
+    EXPECT_EQ(parse_command_line({"--print-gdb-extension"}).action, CliOptions::Action::PrintGdbExtension);
+}
+
 TEST(CommandLine, AllOptions) {
     auto o = parse_command_line({"--mode", "paged32", "--memory", "128M", "-v", "--listen", ":1234", "k.elf"});
     EXPECT_EQ(o.guest.mode, CpuMode::Paged32);
@@ -96,7 +113,7 @@ TEST(CommandLine, HelpDocumentsEveryOption) {
     auto o = parse_command_line({"--help"});
     ASSERT_EQ(o.action, CliOptions::Action::Help);
     for (const char* opt : {"--help", "--version", "--mode", "--memory", "--format", "--load-addr", "--entry",
-                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "Examples", "Exit status", "scripts/with-kvm"})
+                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "--gdb-arch", "--print-gdb-extension", "Examples", "Exit status", "scripts/with-kvm"})
         EXPECT_NE(o.help_text.find(opt), std::string::npos) << opt;
     EXPECT_EQ(parse_command_line({"--version"}).action, CliOptions::Action::Version);
     EXPECT_EQ(parse_command_line({"--check-kvm"}).action, CliOptions::Action::CheckKvm);
@@ -111,4 +128,18 @@ TEST(CommandLine, Errors) {
     EXPECT_THROW(parse_command_line({"--entry", "0x10", "g.elf"}), UsageError);
     EXPECT_THROW(parse_command_line({"--memory", "lots", "g.elf"}), UsageError);
     EXPECT_THROW(parse_command_line({"a.elf", "b.elf"}), UsageError);
+}
+
+TEST(CommandLine, CpusDefaultsToOneAndTakes1To64) {
+    EXPECT_EQ(parse_command_line({"g.elf"}).guest.cpus, 1u);
+    EXPECT_EQ(parse_command_line({"--cpus", "1", "g.elf"}).guest.cpus, 1u);
+    EXPECT_EQ(parse_command_line({"--cpus", "64", "g.elf"}).guest.cpus, 64u);
+    for (const char* bad : {"0", "65", "-1", "4x", ""}) {
+        try {
+            parse_command_line({"--cpus", bad, "g.elf"});
+            ADD_FAILURE() << "accepted --cpus " << bad;
+        } catch (const UsageError& e) {
+            EXPECT_EQ(std::string(e.what()), std::string("--cpus '") + bad + "': the number of vCPUs must be 1 to 64");
+        }
+    }
 }
