@@ -60,6 +60,16 @@ public:
         handler_ = std::move(handler);
         if (stop_after) stop_from_thread(*stop_after, next_stop);
     }
+    // Several threads or non-stop: the same, through resume_threads (one thread
+    // in all-stop goes through resume() above, as the default does).
+    void resume_threads(std::span<const ThreadAction> list, StopHandler handler) override {
+        if (tids.size() == 1 && !non_stop_on) return FakeTarget::resume_threads(list, std::move(handler));
+        FakeTarget::resume_threads(list, handler);
+        std::lock_guard lock(mu_);
+        running_ = true;
+        handler_ = std::move(handler);
+        if (stop_after) stop_from_thread(*stop_after, next_stop);
+    }
     void interrupt() override {
         ++interrupts;
         std::lock_guard lock(mu_);
@@ -326,6 +336,29 @@ TEST_F(ServerFixture, StopFromAnotherThreadBecomesAStopReply) {
     gdb.send(frame("c"));
     std::string reply = gdb.read_packet();
     EXPECT_TRUE(reply.starts_with("+$T05") || reply.starts_with("+$S05")) << reply;
+}
+
+// Non-stop: the resume is answered OK at once and the stop, posted from the
+// "vCPU" thread later, goes out on its own as a %Stop notification.
+TEST_F(ServerFixture, NonStopStopGoesOutAsANotification) {
+    target.make_threads({1, 2});
+    target.caps.non_stop = true;
+    target.stop_after = 20ms;
+    target.next_stop.thread = 2;
+    start();
+    Client gdb(address());
+    gdb.send(frame("QStartNoAckMode"));
+    EXPECT_EQ(gdb.read_packet(), "+" + frame("OK"));
+    gdb.send(frame("QNonStop:1"));
+    EXPECT_EQ(gdb.read_packet(), frame("OK"));
+    gdb.send(frame("vCont;c:2"));
+    std::string got = gdb.read_until([](const std::string& b) {
+        auto hash = b.find('#', b.find('%'));
+        return b.find('%') != std::string::npos && hash != std::string::npos && b.size() >= hash + 3;
+    });
+    ASSERT_TRUE(got.starts_with(frame("OK") + "%Stop:T05thread:2;")) << got;
+    gdb.send(frame("vStopped"));
+    EXPECT_EQ(gdb.read_packet(), frame("OK"));
 }
 
 TEST_F(ServerFixture, CtrlCInterruptsARunningTarget) {
