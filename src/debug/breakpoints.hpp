@@ -1,0 +1,160 @@
+// Breakpoints and watchpoints, shared by every vCPU: the one-byte patches in guest RAM
+// (Z0, and Z1 where DR0-DR3 do not trap), the debug-register slots (Z1/Z2/Z4), the
+// page-protection watchpoints and the memslot layout that implements them (see
+// kvm_target.hpp, "Mechanisms"). Patches and memslots belong to the VM, so one
+// manager serves all vCPUs; the debug registers are per vCPU in hardware, so the same
+// slots are loaded into each vCPU by apply_guest_debug(vcpu, ...).
+//
+// It never touches KVM except through the MemslotSink it is given and the Vcpu passed
+// to apply_guest_debug, so everything else is unit-tested on a GuestMemory with a fake
+// sink. Not thread-safe: used by the session while every vCPU is stopped, or by the
+// one vCPU thread that runs.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "debug/address_space.hpp"
+#include "debug/guest_debug.hpp"
+#include "devices/port_io.hpp"
+#include "kvm/kvm.hpp"
+#include "loader/elf_loader.hpp"
+#include "mem/guest_memory.hpp"
+#include "stub/debug_target.hpp"
+#include "x86/debug_registers.hpp"
+#include "x86/mode_setup.hpp"
+
+namespace kvmgdb::debug {
+
+enum class BreakMechanism { Auto, Int3, HltPatch, DebugRegisters };
+enum class WatchMechanism { Auto, DebugRegisters, PageProtection };
+
+inline constexpr std::uint8_t kInt3 = 0xcc;
+inline constexpr std::uint8_t kHlt = 0xf4;
+
+// The mechanisms in use (resolved: never Auto) and what the host allows.
+struct Mechanisms {
+    BreakMechanism software = BreakMechanism::HltPatch;  // Int3 or HltPatch
+    BreakMechanism hardware = BreakMechanism::HltPatch;  // DebugRegisters or HltPatch
+    WatchMechanism watch = WatchMechanism::PageProtection;
+    bool readonly_mem = true;  // KVM_CAP_READONLY_MEM: page protection is possible
+    bool blockirq = false;     // KVM_GUESTDBG_BLOCKIRQ is supported
+};
+
+// Where the memslot layout goes: KVM_SET_USER_MEMORY_REGION of `slot` over guest RAM
+// [phys, phys + size) with `flags`; size 0 deletes the slot. Throws KvmError when refused.
+using MemslotSink = std::function<void(std::uint32_t slot, std::uint32_t flags, std::uint64_t phys, std::uint64_t size)>;
+
+// A one-byte patch (0xCC or 0xF4) in guest RAM; Z0 and the Z1 fallback share it.
+struct Patch {
+    std::uint64_t phys = 0;
+    std::uint8_t original = 0;
+    std::uint8_t byte = 0;
+    bool software = false;  // a Z0 is set here
+    bool hardware = false;  // a Z1 (fallback) is set here
+};
+
+// A page-protection watchpoint: its linear range and the guest-physical ranges it maps to.
+struct PageWatch {
+    stub::BreakpointKind kind;
+    std::uint64_t addr;
+    std::uint64_t len;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> phys;  // [begin, end)
+};
+
+// A page-protection watchpoint that an access hit (what its stop reports).
+struct WatchHit {
+    stub::BreakpointKind kind;
+    std::uint64_t addr;
+};
+
+// What the memslots protect: everything, or (while one instruction the emulator could
+// not do runs natively) only the holes, or nothing.
+enum class Protection { Full, HolesOnly, None };
+
+// What an insert needs of the vCPUs: the paging the address is translated under (the
+// vCPU gdb addresses), and, asked only for a page-protection access watchpoint, the
+// guest-physical pc of every vCPU (a hole must not take the code they run).
+struct InsertContext {
+    PagingState paging;
+    std::function<std::vector<std::uint64_t>()> pcs_phys;
+};
+
+class BreakpointManager {
+public:
+    BreakpointManager(GuestMemory& mem, const AddressSpace& space, Mechanisms mech, MemslotSink sink,
+                      const GuestImage& image, const SystemArea& area, TextSink diag);
+
+    const Mechanisms& mechanisms() const { return mech_; }
+
+    stub::TargetStatus insert(stub::BreakpointKind kind, std::uint64_t addr, std::uint64_t length,
+                              const InsertContext& ctx);
+    stub::TargetStatus remove(stub::BreakpointKind kind, std::uint64_t addr, std::uint64_t length);
+    // Every patch restored, every slot and watch gone, RAM one plain memslot again.
+    void remove_all();
+
+    // gdb's memory access at gdb addresses, with the patches hidden: reads show the
+    // guest's byte, writes over a patch change the byte to restore and keep the patch.
+    std::size_t read_memory(const PagingState& paging, std::uint64_t addr, std::span<std::uint8_t> out) const;
+    std::size_t write_memory(const PagingState& paging, std::uint64_t addr, std::span<const std::uint8_t> in);
+
+    // --- for the run loop -------------------------------------------------------
+    // The patch at a linear address (gdb's breakpoint address), or nullptr.
+    const Patch* patch_at(std::uint64_t addr) const;
+    const DebugRegisterSlots& debug_registers() const { return drs_; }
+    // The KVM_SET_GUEST_DEBUG request of a run, and setting it on one vCPU (any of them).
+    GuestDebugRequest guest_debug(bool step) const;
+    void apply_guest_debug(Vcpu& vcpu, bool step) const;
+
+    bool any_protected() const { return !protected_pages_.empty(); }
+    bool is_protected(std::uint64_t phys) const;
+    // An MMIO exit on a protected page: applies the access to RAM (a write over a patch
+    // byte becomes the byte to restore; the patch stays) and returns the watchpoint it
+    // hit, if any. nullopt also when the access is not in RAM.
+    std::optional<WatchHit> protected_access(const exit::Mmio& m);
+
+    // Around one instruction run natively with the protection lifted (run_one_unprotected).
+    Protection protection() const { return protection_; }
+    void set_protection(Protection p);  // relays the memslots; throws like sync_memslots
+    std::vector<std::vector<std::uint8_t>> watched_bytes() const;  // per page watch, in order
+    // The first page watch whose bytes differ from `before` (watched_bytes() earlier).
+    std::optional<WatchHit> changed_watch(const std::vector<std::vector<std::uint8_t>>& before) const;
+    std::optional<WatchHit> first_access_watch() const;
+    // A write through the lifted protection may have covered a patch byte: that is the
+    // guest's byte to restore later, and the patch goes back.
+    void repatch();
+
+    // --- for `monitor info debug` ---------------------------------------------
+    std::size_t patch_count() const { return patches_.size(); }
+    std::size_t page_watch_count() const { return page_watches_.size(); }
+    std::size_t protected_page_count() const { return protected_pages_.size(); }
+
+private:
+    const Patch* patch_at_phys(std::uint64_t phys) const;  // any patch of that byte, or nullptr
+    std::optional<std::string> code_on_watched_pages(const PageWatch& w, const InsertContext& ctx) const;
+    void sync_memslots();
+    void lay_out_memslots(const std::map<std::uint64_t, bool>& pages);  // phys page -> hole
+
+    GuestMemory& mem_;
+    const AddressSpace& space_;
+    Mechanisms mech_;
+    MemslotSink sink_;
+    const GuestImage& image_;
+    const SystemArea& area_;
+    TextSink diag_;
+
+    std::map<std::uint64_t, Patch> patches_;  // by linear address
+    DebugRegisterSlots drs_;                  // Z1/Z2/Z4 on DR0-DR3
+    std::vector<PageWatch> page_watches_;
+    std::map<std::uint64_t, bool> protected_pages_;  // phys page -> true: hole (access), false: read-only
+    Protection protection_ = Protection::Full;
+    std::vector<std::uint32_t> slots_ = {0};  // the memslots in use (Machine made slot 0)
+};
+
+}  // namespace kvmgdb::debug
