@@ -127,8 +127,9 @@ struct ThreadAction {
 //    come while threads run (thread-safe against the vCPU threads); register
 //    calls only ever name a stopped thread.
 //
-// threads() and thread_extra_info() may be called in either
-// mode while threads run (they must not block on a running vCPU).
+// threads() and thread_extra_info() may be called in either mode while threads
+// run (they must not block on a running vCPU). last_stop() names its thread:
+// `?` reports it and, in all-stop mode, selects it.
 class DebugTarget {
 public:
     using StopHandler = std::function<void(StopEvent)>;
