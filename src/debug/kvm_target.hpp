@@ -1,13 +1,24 @@
-// The KVM debug target: stub::DebugTarget on top of one Machine.
+// The KVM debug target: stub::DebugTarget on top of one Machine. It ties together
+// parts that each own their state, with the arrows one way
+// (KvmTarget -> VcpuRunner -> BreakpointManager -> AddressSpace):
+//   vcpu_runner     the vCPU's thread, run loop, kick and stepping (one per vCPU);
+//   register_access g/G/p/P on one vCPU and its cached register layout;
+//   breakpoints     patches, DR0-DR3 slots, page-protection watchpoints and the
+//                   memslot layout, shared by all vCPUs;
+//   address_space   gdb address -> guest-physical, `monitor phys`;
+//   monitor         `monitor CMD`.
 //
-// Threading: the vCPU runs on its own std::thread, created with the target. resume()
+// Threading (VcpuRunner): the vCPU runs on its own std::thread, started with the target. resume()
 // hands it a command under a mutex and returns; the thread loops KVM_RUN, lets the
 // Machine service the exits that are the VMM's (console, exit port, MMIO devices),
 // and on a stop stores last_stop() and calls the handler exactly once, on the vCPU
 // thread, with no lock held. interrupt() sets kvm_run->immediate_exit and kicks the
 // thread with SIGUSR1 (no SA_RESTART), so KVM_RUN returns EINTR -> SIGINT stop. All
 // other calls (registers, memory, breakpoints) are made by the session while the
-// target is stopped; they run on the caller's thread.
+// target is stopped; they run on the caller's thread. With several vCPUs (one runner
+// each, one BreakpointManager) that stays true only in all-stop mode: every runner is
+// stopped before a stop is reported, and run_one_unprotected, which lifts the page
+// protection of the whole VM for one instruction, needs the other vCPUs stopped.
 //
 // Addresses: gdb's addresses are linear (CS.base + offset). In the flat 32- and
 // 64-bit modes that is the offset itself. In real mode `eip` stays IP (what the CPU
@@ -27,33 +38,18 @@
 //   the patch byte exits: the written byte becomes the one to restore, the patch stays.
 #pragma once
 
-#include <linux/kvm.h>
-#include <pthread.h>
-
-#include <atomic>
-#include <condition_variable>
-#include <cstdint>
-#include <functional>
-#include <map>
 #include <memory>
-#include <mutex>
-#include <optional>
 #include <string>
-#include <thread>
-#include <vector>
 
 #include "debug/address_space.hpp"
+#include "debug/breakpoints.hpp"
+#include "debug/monitor.hpp"
 #include "debug/probe.hpp"
-#include "debug/register_map.hpp"
+#include "debug/vcpu_runner.hpp"
 #include "stub/debug_target.hpp"
 #include "vmm/machine.hpp"
-#include "x86/debug_registers.hpp"
-#include "x86/page_walk.hpp"
 
 namespace kvmgdb::debug {
-
-enum class BreakMechanism { Auto, Int3, HltPatch, DebugRegisters };
-enum class WatchMechanism { Auto, DebugRegisters, PageProtection };
 
 struct TargetOptions {
     // Auto: what the probe says works. Forcing a mechanism the host's KVM does not honour
@@ -65,6 +61,10 @@ struct TargetOptions {
     TextSink diagnostics;
 };
 
+// The mechanisms `options` asks for, with Auto (and a kind that cannot serve) resolved
+// by what `probe` found.
+Mechanisms choose_mechanisms(const TargetOptions& options, const DebugProbe& probe);
+
 class KvmTarget final : public stub::DebugTarget {
 public:
     explicit KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options = {});
@@ -73,9 +73,9 @@ public:
     KvmTarget& operator=(const KvmTarget&) = delete;
 
     Machine& machine() { return *machine_; }
-    BreakMechanism software_mechanism() const { return sw_mech_; }
-    BreakMechanism hardware_mechanism() const { return hw_mech_; }
-    WatchMechanism watch_mechanism() const { return watch_mech_; }
+    BreakMechanism software_mechanism() const { return breakpoints_.mechanisms().software; }
+    BreakMechanism hardware_mechanism() const { return breakpoints_.mechanisms().hardware; }
+    WatchMechanism watch_mechanism() const { return breakpoints_.mechanisms().watch; }
 
     stub::Arch arch() const override;
     stub::TargetCapabilities capabilities() const override;
@@ -105,85 +105,17 @@ public:
     void wait_stopped();
 
 private:
-    // A one-byte patch (0xCC or 0xF4) in guest RAM; Z0 and the Z1 fallback share it.
-    struct Patch {
-        std::uint64_t phys = 0;
-        std::uint8_t original = 0;
-        std::uint8_t byte = 0;
-        bool software = false;  // a Z0 is set here
-        bool hardware = false;  // a Z1 (fallback) is set here
-    };
-    // A page-protection watchpoint: its linear range and the guest-physical ranges it maps to.
-    struct PageWatch {
-        stub::BreakpointKind kind;
-        std::uint64_t addr;
-        std::uint64_t len;
-        std::vector<std::pair<std::uint64_t, std::uint64_t>> phys;  // [begin, end)
-    };
-    enum class State { Stopped, Running };
-    struct Command {
-        stub::ResumeKind kind;
-        StopHandler handler;
-    };
-
-    void thread_main();
-    stub::StopEvent execute(stub::ResumeKind kind);
-    // Runs until something stops the guest; `step` sets KVM_GUESTDBG_SINGLESTEP.
-    stub::StopEvent run_until_stop(bool step);
-    std::optional<stub::StopEvent> handle_exit(const VcpuExit& e);
-    std::optional<stub::StopEvent> handle_protected_mmio(const exit::Mmio& m);
-    std::optional<stub::StopEvent> finish_instruction();
-    std::optional<stub::StopEvent> run_one_unprotected();
-    void apply_guest_debug(bool step);
-    const Patch* patch_at_phys(std::uint64_t phys) const;  // any patch of that byte, or nullptr
-
-    kvm_sregs sregs() const;
-    CpuState cpu_state() const;
-    stub::TargetStatus store(const CpuState& before, const CpuState& after);
-    std::uint64_t linear_pc() const;
-    std::optional<std::string> code_on_watched_pages(const PageWatch& w) const;
+    // The paging state gdb's addresses are translated under (the vCPU's).
     PagingState paging() const;
-    void sync_memslots();
-    void lay_out_memslots(const std::map<std::uint64_t, bool>& pages);  // phys page -> hole
-
-    std::string monitor_info_debug() const;
-    std::string monitor_translate(std::uint64_t addr) const;
-    std::string monitor_info_sregs() const;
 
     std::unique_ptr<Machine> machine_;
-    AddressSpace space_;  // gdb address -> guest-physical, `monitor phys`
     const DebugProbe& probe_;
     TextSink diag_;
-    BreakMechanism sw_mech_;
-    BreakMechanism hw_mech_;
-    WatchMechanism watch_mech_;
-    bool sw_forced_ = false, hw_forced_ = false, watch_forced_ = false;  // by TargetOptions, not the probe
-
-    // Guarded by mu_: the run state, the pending command, the interrupt request.
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    State state_ = State::Stopped;
-    std::optional<Command> command_;
-    bool interrupt_requested_ = false;
-    bool quit_ = false;
-    bool delivering_ = false;  // the vCPU thread is inside a stop handler
-    stub::StopEvent last_stop_;
-    std::atomic<stub::Arch> arch_{stub::Arch::I386};
-
-    // Owned by whoever has the target: the session while stopped, the vCPU thread while running.
-    std::map<std::uint64_t, Patch> patches_;  // by linear address
-    DebugRegisterSlots drs_;          // Z1/Z2/Z4 on DR0-DR3
-    std::vector<PageWatch> page_watches_;
-    std::map<std::uint64_t, bool> protected_pages_;  // phys page -> true: hole (access), false: read-only
-    // What sync_memslots protects: everything, or (while one instruction the emulator
-    // could not do runs natively) only the holes, or nothing.
-    enum class Protection { Full, HolesOnly, None };
-    Protection protection_ = Protection::Full;
-    std::vector<std::uint32_t> slots_ = {0};
-    bool finished_ = false;  // exited, killed or crashed: resume reports last_stop_ again
-
-    pthread_t thread_handle_{};
-    std::thread thread_;
+    ForcedMechanisms forced_;
+    AddressSpace space_;
+    BreakpointManager breakpoints_;
+    // Last: its destructor stops and joins the vCPU thread before the rest goes.
+    VcpuRunner runner_;
 };
 
 }  // namespace kvmgdb::debug
