@@ -98,6 +98,18 @@ def _before_prompt():
         _synced_connection = inferior.connection_num
 
 
+def _on_connection_removed(event):
+    # What we set is a user setting to gdb and would outlive the connection: the
+    # next one must take the architecture of its own target description (a 64-bit
+    # one does not accept i386), so hand the choice back to gdb.
+    global _synced_connection
+    _synced_connection = None
+    try:
+        gdb.execute("set architecture auto", to_string=True)
+    except gdb.error:
+        pass
+
+
 # --------------------------------------------------------------------------
 # Descriptor tables (Intel SDM Vol. 3A 3.4.5, 3.5, 6.11, 6.14.1)
 
@@ -320,5 +332,7 @@ KvmgdbWalk()
 KvmgdbSync()
 gdb.events.stop.connect(_on_stop)
 gdb.events.before_prompt.connect(_before_prompt)
+if hasattr(gdb.events, "connection_removed"):
+    gdb.events.connection_removed.connect(_on_connection_removed)
 if gdb.selected_inferior().pid != 0:
     _on_stop(None)  # sourced while connected

@@ -10,6 +10,9 @@ GUEST = os.environ.get("KVMGDB_GUEST", "")
 # kvmgdb's --mode: real, protected, paged32 or long ("" if the test gave none).
 MODE = os.environ.get("KVMGDB_MODE", "")
 
+# The kvmgdb binary under test (for --print-gdb-extension).
+KVMGDB_BIN = os.environ.get("KVMGDB_BIN", "")
+
 gdb.execute("set pagination off")
 gdb.execute("set confirm off")
 gdb.execute("set width 0")
@@ -25,6 +28,13 @@ def run(command):
 
 def connect():
     return run("target remote " + ADDR)
+
+
+def source_extension():
+    """Sources kvmgdb's gdb extension from where `kvmgdb --print-gdb-extension` says it is."""
+    import subprocess
+    path = subprocess.check_output([KVMGDB_BIN, "--print-gdb-extension"], text=True).strip()
+    return run("source " + path)
 
 
 def fail(what):

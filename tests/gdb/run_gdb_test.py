@@ -253,7 +253,7 @@ def main():
         # gdb's own syntax: host:port, or the socket path for a Unix socket.
         target = address[len("unix:"):] if address.startswith("unix:") else address
         env = dict(os.environ, KVMGDB_ADDR=target, KVMGDB_GUEST=args.guest, KVMGDB_MODE=mode_of(args.kvmgdb_args),
-                   PYTHONDONTWRITEBYTECODE="1")
+                   KVMGDB_BIN=args.kvmgdb, PYTHONDONTWRITEBYTECODE="1")
         gdb_cmd = [args.gdb, "-batch", "-nx", "-x", os.path.join(HERE, "gdbtest_prelude.py"), "-x", args.script,
                    args.guest]
         gdb = subprocess.Popen(gdb_cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,

@@ -3,6 +3,9 @@
 # the registers in it (the low halves in long mode); a new connection gets the
 # 64-bit layout.
 connect()
+source_extension()
+arch = lambda: gdb.selected_inferior().architecture().name()
+expect(arch() == "i8086", "the extension: i8086 in real mode")
 run("info registers eip cs")
 expect(pc() == value("&_start"), "pc at _start (real mode)")
 run("hbreak protected_entry")
@@ -10,6 +13,7 @@ run("hbreak long_entry")
 run("continue")
 expect(pc() == value("&protected_entry"), "stopped at protected_entry")
 expect(value("$cr0") & 1 == 1, "cr0.PE set")
+expect(arch() == "i386", "the extension: i386 after the stop in protected mode")
 run("info registers eip cs cr0")
 run("continue")
 expect(pc() == value("&long_entry"), "stopped at long_entry, registers still in the i386 layout")
