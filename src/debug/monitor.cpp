@@ -2,12 +2,14 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
 #include "util/hex.hpp"
 #include "x86/cpu_mode.hpp"
 #include "x86/page_walk.hpp"
+#include "x86/real_mode.hpp"
 
 namespace kvmgdb::debug {
 
@@ -22,6 +24,8 @@ const char* kMonitorHelp =
     "  info debug           how breakpoints and watchpoints are implemented here, and why\n"
     "  info ports           the port devices and ports the guest touched without one\n"
     "  translate ADDR       walk the guest page tables for a linear address\n"
+    "  linear SEG:OFF       a real-mode seg:off (hex, e.g. 0800:0010) as a linear address\n"
+    "  segoff ADDR          a linear address as seg:off relative to the current CS\n"
     "  phys on|off          gdb addresses are physical (on) or linear (off, default)\n";
 
 std::string_view trim(std::string_view s) {
@@ -52,6 +56,13 @@ std::string Monitor::info_sregs(const VcpuRegisters& cpu) const {
     };
     seg("cs", s.cs); seg("ds", s.ds); seg("es", s.es); seg("fs", s.fs); seg("gs", s.gs); seg("ss", s.ss);
     seg("tr", s.tr); seg("ldt", s.ldt);
+    // The pc gdb sees is linear (docs/modes.md); this is the CPU's own CS:IP.
+    const std::uint64_t ip = cpu.regs().rip;
+    if (!(s.cr0 & bits::CR0_PE))
+        o << "cs:ip " << format_seg_off({s.cs.selector, static_cast<std::uint16_t>(ip)}) << " (linear "
+          << hex(segment_linear(s.cs.base, ip)) << ")\n";
+    else
+        o << "cs:ip " << hex(s.cs.selector) << ":" << hex(ip) << "\n";
     o << "gdt base " << hex(s.gdt.base) << " limit " << hex(s.gdt.limit) << "\n";
     o << "idt base " << hex(s.idt.base) << " limit " << hex(s.idt.limit) << "\n";
     o << "cr0 " << hex(s.cr0) << " cr2 " << hex(s.cr2) << " cr3 " << hex(s.cr3) << " cr4 " << hex(s.cr4)
@@ -140,6 +151,38 @@ TargetStatus Monitor::run(std::string_view command, std::string& output, const V
             output = "usage: translate ADDR (e.g. translate 0x100000)\n";
             return TargetStatus::error(EINVAL, output);
         }
+    }
+    if (starts("linear ")) {
+        auto a = parse_seg_off(trim(c.substr(7)));
+        if (!a) {
+            output = "usage: linear SEG:OFF (hex, e.g. linear 0800:0010)\n";
+            return TargetStatus::error(EINVAL, output);
+        }
+        output = format_seg_off(*a) + " = linear " + hex(linear_of(*a)) + "\n";
+        return TargetStatus::ok();
+    }
+    if (starts("segoff ")) {
+        std::string arg(trim(c.substr(7)));
+        std::optional<std::uint64_t> addr;
+        try {
+            std::size_t used = 0;
+            addr = std::stoull(arg, &used, 0);
+            if (used != arg.size()) addr.reset();
+        } catch (const std::exception&) {
+        }
+        if (!addr) {
+            output = "usage: segoff ADDR (e.g. segoff 0x8010)\n";
+            return TargetStatus::error(EINVAL, output);
+        }
+        kvm_sregs s = cpu.sregs();
+        auto off = offset_in_segment(s.cs.base, *addr);
+        if (!off) {
+            output = hex(*addr) + " is outside CS " + hex(s.cs.selector) + " (base " + hex(s.cs.base) +
+                     ", offsets 0-0xffff)\n";
+            return TargetStatus::error(EINVAL, output);
+        }
+        output = hex(*addr) + " = " + format_seg_off({s.cs.selector, *off}) + "\n";
+        return TargetStatus::ok();
     }
     if (c == "phys on" || c == "phys off") {
         space_.set_physical(c == "phys on");

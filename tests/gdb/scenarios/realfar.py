@@ -32,6 +32,14 @@ except gdb.error as e:
     print("refused: " + str(e))
 run("maintenance flush register-cache")
 expect(pc() == 0x8004, "pc unchanged after the refused write")
+expect_match(r"^cs:ip 0800:0004 \(linear 0x8004\)$", run("monitor info sregs"), "info sregs: CS:IP")
+expect_match(r"^0800:0010 = linear 0x8010$", run("monitor linear 0x0800:0x0010"), "monitor linear")
+expect_match(r"^0x8010 = 0800:0010$", run("monitor segoff 0x8010"), "monitor segoff, relative to CS")
+try:
+    gdb.execute("monitor segoff 0x20000", to_string=True)
+    fail("segoff outside CS accepted")
+except gdb.error as e:
+    print("refused: " + str(e))
 run("kvmgdb idt")
 run("kvmgdb gdt")
 run("kvmgdb walk $pc")
