@@ -4,7 +4,8 @@
  * alone calls vcpu1_work() on each round. A vCPU stops after `rounds` rounds
  * (0: until a debugger clears keep_going) and halts; the run ends when all have.
  * The run's result is in memory: counter[i] == rounds for every vCPU i, and
- * vcpu1_calls == rounds when there are two vCPUs or more.
+ * vcpu1_calls == rounds when there are two vCPUs or more. A debugger that sets
+ * announce = 1 hears "vCPUs spinning" from vCPU 0 (the gdb tests' cue for Ctrl-C).
  */
 #include "guest.h"
 
@@ -16,6 +17,7 @@ volatile unsigned long finished;   /* vCPUs that left their loop */
 volatile unsigned long apic_id[MAX_CPUS];  /* CPUID.1:EBX[31:24] as each vCPU sees it */
 volatile int keep_going = 1;
 volatile unsigned long rounds = 20000;
+volatile int announce;             /* a debugger sets 1: vCPU 0 says "vCPUs spinning" once */
 
 __attribute__((noinline)) void vcpu1_work(unsigned long index)
 {
@@ -33,6 +35,10 @@ void vcpu_main(unsigned long index)
     apic_id[index] = ebx >> 24;
     while (keep_going && (rounds == 0 || counter[index] < rounds)) {
         counter[index]++;
+        if (index == 0 && announce == 1) {
+            announce = 2;
+            console_write("vCPUs spinning\n");
+        }
         if (index == 1)
             vcpu1_work(index);
     }

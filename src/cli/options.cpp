@@ -86,6 +86,8 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
          "CPU mode at entry: real, protected, paged32 or long\n(default: long for ELF64, protected for ELF32)")
         ("memory,m", po::value<std::string>()->value_name("SIZE")->default_value("64M"),
          "guest RAM, 1M to 3G; K/M/G suffixes")
+        ("cpus", po::value<std::string>()->value_name("N")->default_value("1"),
+         "vCPUs, 1 to 64; each starts at the entry with edi/rdi = its index\n(docs/guest-abi.md)")
         ("format", po::value<std::string>()->value_name("FMT")->default_value("elf"),
          "guest image format: elf or raw (flat binary)")
         ("load-addr", po::value<std::string>()->value_name("ADDR"),
@@ -156,6 +158,10 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
     if (g.memory < kMinMemory || g.memory > kMaxMemory || g.memory % kPageSize != 0)
         throw UsageError("--memory '" + memory +
                          "': guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB");
+    const auto cpus = vm["cpus"].as<std::string>();
+    auto n = parse_number(cpus, 10);
+    if (!n || *n < 1 || *n > kMaxCpus) throw UsageError("--cpus '" + cpus + "': the number of vCPUs must be 1 to 64");
+    g.cpus = static_cast<unsigned>(*n);
     auto format = vm["format"].as<std::string>();
     if (format == "raw") g.format = ImageFormat::Raw;
     else if (format != "elf") throw UsageError("unknown --format '" + format + "' (expected elf or raw)");

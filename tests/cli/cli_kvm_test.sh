@@ -10,6 +10,7 @@ expect "hello-paged32" 0 '^Hello, world!$' '' -- "$kvmgdb" --mode paged32 "$gues
 expect "32-bit ELF in paged32 (README example)" 0 '^factorial\(5\) = 120$' '' -- "$kvmgdb" --mode paged32 "$guests/cguest32.elf"
 expect "exit port gives the status" 7 '^exiting with 7$' '' -- "$kvmgdb" "$guests/exit-code.elf"
 expect "exit port: low byte of a 32-bit outl" 5 '^exiting with outl' '' -- "$kvmgdb" "$guests/exit-outl.elf"
+expect "--cpus 4: the run ends when every vCPU halted" 0 '' '' -- "$kvmgdb" --cpus 4 "$guests/smp64.elf"
 expect "triple fault is status 3 with a message" 3 'about to triple-fault' 'guest triple-faulted' -- "$kvmgdb" "$guests/triple-fault-long.elf"
 expect "--memory 128M" 0 '^Hello, world!$' '' -- "$kvmgdb" --memory 128M "$guests/hello-long.elf"
 # A flat binary: the hello guest's loadable bytes, loaded where it was linked.
