@@ -158,4 +158,6 @@ TargetStatus KvmTarget::monitor(std::string_view command, std::string& output) {
     return m.run(command, output, runner_.registers());
 }
 
+stub::RegisterFeatures KvmTarget::register_features() const { return xsave_support(machine_->cpuid()).features; }
+
 }  // namespace kvmgdb::debug

@@ -79,6 +79,8 @@ public:
 
     stub::Arch arch() const override;
     stub::TargetCapabilities capabilities() const override;
+    // AVX/AVX-512 where the CPUID the vCPUs got offers them (xsave_support).
+    stub::RegisterFeatures register_features() const override;
     stub::StopEvent last_stop() const override;
 
     std::vector<std::uint8_t> read_registers() override;

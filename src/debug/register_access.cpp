@@ -5,14 +5,17 @@
 #include <string>
 
 #include "kvm/kvm_error.hpp"
-#include "util/hex.hpp"
+#include "debug/register_checks.hpp"
 #include "x86/fxsave.hpp"
 
 namespace kvmgdb::debug {
 
 using stub::TargetStatus;
 
-VcpuRegisters::VcpuRegisters(Vcpu& vcpu) : vcpu_(vcpu) { refresh_arch(); }
+VcpuRegisters::VcpuRegisters(Vcpu& vcpu, XsaveSupport xsave, std::uint64_t supported_xcr0)
+    : vcpu_(vcpu), xsave_(xsave), supported_xcr0_(supported_xcr0) {
+    refresh_arch();
+}
 
 void VcpuRegisters::refresh_arch() { arch_ = arch_of(vcpu_.get_sregs()); }
 
@@ -21,6 +24,9 @@ CpuState VcpuRegisters::cpu_state() const {
     cpu.regs = vcpu_.get_regs();
     cpu.sregs = vcpu_.get_sregs();
     cpu.fpu = vcpu_.get_xsave();
+    cpu.xcrs = vcpu_.get_xcrs();
+    cpu.debugregs = vcpu_.get_debugregs();
+    cpu.xsave = xsave_;
     return cpu;
 }
 
@@ -50,19 +56,20 @@ TargetStatus VcpuRegisters::write(unsigned regnum, std::span<const std::uint8_t>
 }
 
 // Writes back only the structures that changed (KVM_SET_SREGS has side effects, e.g.
-// on pending interrupts); KVM refusing a value (say, an inconsistent CR0/EFER) is EINVAL.
+// on pending interrupts), after refusing what KVM would refuse (store_problem), so
+// that a `G` is applied whole or not at all; KVM refusing a value all the same (say,
+// an inconsistent CR0/EFER) is EINVAL too.
 TargetStatus VcpuRegisters::store(const CpuState& before, const CpuState& after) {
-    if (before.fpu.bytes != after.fpu.bytes) {
-        // KVM_SET_XSAVE refuses reserved MXCSR bits; refuse them before writing
-        // anything, so that a `G` is applied whole or not at all.
-        std::uint32_t mask = fx::get<std::uint32_t>(after.fpu, fx::MXCSR_MASK);
-        if (mask == 0) mask = 0xffbf;  // SDM Vol. 1 11.6.6: the default when FXSAVE stores 0
-        if (fx::get<std::uint32_t>(after.fpu, fx::MXCSR) & ~mask)
-            return TargetStatus::error(EINVAL, "MXCSR reserved bits set (MXCSR_MASK " + hex(mask) + ")");
-    }
+    if (auto problem = store_problem(before, after, supported_xcr0_)) return TargetStatus::error(EINVAL, *problem);
     try {
         if (std::memcmp(&before.sregs, &after.sregs, sizeof after.sregs) != 0) vcpu_.set_sregs(after.sregs);
         if (std::memcmp(&before.regs, &after.regs, sizeof after.regs) != 0) vcpu_.set_regs(after.regs);
+        if (std::memcmp(&before.debugregs, &after.debugregs, sizeof after.debugregs) != 0)
+            vcpu_.set_debugregs(after.debugregs);
+        // XCR0 before the XSAVE area (XSETBV before XRSTOR, as a guest switching
+        // contexts does), so that an area holding a component the new XCR0 enables
+        // is loaded into a vCPU that has it enabled.
+        if (std::memcmp(&before.xcrs, &after.xcrs, sizeof after.xcrs) != 0) vcpu_.set_xcrs(after.xcrs);
         if (before.fpu.bytes != after.fpu.bytes) {
             XsaveArea fpu = after.fpu;
             fx::mark_legacy_present(fpu);  // else XRSTOR would reset a component we wrote

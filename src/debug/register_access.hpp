@@ -19,8 +19,11 @@ namespace kvmgdb::debug {
 
 class VcpuRegisters {
 public:
-    // Reads the vCPU's mode once for the first arch().
-    explicit VcpuRegisters(Vcpu& vcpu);
+    // Reads the vCPU's mode once for the first arch(). `xsave` (xsave_support() of
+    // the vCPU's CPUID) chooses the layouts, with or without AVX/AVX-512, and where
+    // the XSAVE area keeps those registers; `supported_xcr0` (supported_xcr0() of the
+    // same CPUID) the XCR0 values a write may set.
+    explicit VcpuRegisters(Vcpu& vcpu, XsaveSupport xsave = {}, std::uint64_t supported_xcr0 = 0);
 
     // The cached layout: set here, by every register write and by refresh_arch().
     stub::Arch arch() const { return arch_.load(); }
@@ -29,7 +32,9 @@ public:
 
     kvm_regs regs() const { return vcpu_.get_regs(); }
     kvm_sregs sregs() const { return vcpu_.get_sregs(); }
+    // Everything g/G/p/P cover: regs, sregs, the XSAVE area, XCR0, DR0-3/DR6/DR7.
     CpuState cpu_state() const;
+    const XsaveSupport& xsave() const { return xsave_; }
 
     std::vector<std::uint8_t> read_all();
     stub::TargetStatus write_all(std::span<const std::uint8_t> g);
@@ -40,6 +45,8 @@ private:
     stub::TargetStatus store(const CpuState& before, const CpuState& after);
 
     Vcpu& vcpu_;
+    XsaveSupport xsave_;
+    std::uint64_t supported_xcr0_;
     std::atomic<stub::Arch> arch_{stub::Arch::I386};
 };
 

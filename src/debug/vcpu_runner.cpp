@@ -6,6 +6,7 @@
 
 #include "debug/address_space.hpp"
 #include "debug/kick.hpp"
+#include "debug/register_checks.hpp"
 #include "debug/stop_events.hpp"
 
 namespace kvmgdb::debug {
@@ -13,7 +14,8 @@ namespace kvmgdb::debug {
 using stub::StopEvent;
 
 VcpuRunner::VcpuRunner(Machine& machine, Vcpu& vcpu, BreakpointManager& breakpoints, TextSink diag)
-    : machine_(machine), vcpu_(vcpu), bps_(breakpoints), diag_(std::move(diag)), registers_(vcpu) {
+    : machine_(machine), vcpu_(vcpu), bps_(breakpoints), diag_(std::move(diag)), registers_(vcpu,
+                 xsave_support(machine.cpuid()), supported_xcr0(machine.cpuid())) {
     last_stop_ = signal_stop(kSigTrap);
 }
 

@@ -91,7 +91,8 @@ Machine::Machine(PreparedGuest&& g, TextSink console, TextSink log, bool verbose
     // Without the host's CPUID a guest that enables long mode itself faults on
     // `wrmsr EFER` (LM is not advertised) and triple-faults; KVM also refuses CR4.PSE
     // and CR4.OSFXSR for a vCPU whose CPUID lacks PSE and FXSR.
-    const std::vector<kvm_cpuid_entry2> cpuid = kvm_->supported_cpuid();
+    cpuid_ = kvm_->supported_cpuid();
+    const std::vector<kvm_cpuid_entry2>& cpuid = cpuid_;
     // Every vCPU starts at the entry in the mode, as vCPU 0, except edi/rdi = its
     // index: there is no INIT/SIPI (no in-kernel APIC), each one simply runs.
     for (unsigned i = 0; i < cpus; ++i) {

@@ -92,6 +92,9 @@ public:
     Vcpu& vcpu(unsigned index = 0) { return *vcpus_.at(index); }
     Vm& vm() { return *vm_; }
     const Kvm& kvm() const { return *kvm_; }
+    // KVM_GET_SUPPORTED_CPUID as read once at construction: the CPUID every vCPU got
+    // (each with its own APIC ID on top), e.g. for debug::xsave_support().
+    const std::vector<kvm_cpuid_entry2>& cpuid() const { return cpuid_; }
     PortBus& ports() { return ports_; }
 
 private:
@@ -107,6 +110,7 @@ private:
     std::unique_ptr<Kvm> kvm_;
     std::unique_ptr<Vm> vm_;
     std::vector<std::unique_ptr<Vcpu>> vcpus_;
+    std::vector<kvm_cpuid_entry2> cpuid_;
     std::mutex devices_mu_;  // ports_, for service_exit from several vCPU threads
 };
 
