@@ -370,19 +370,52 @@ protected:
 
 std::string mode_name(const testing::TestParamInfo<ModeCase>& i) { return std::string(to_string(i.param.mode)); }
 
-// Registers whose every bit pattern KVM keeps as written.
+// Registers whose every bit pattern KVM keeps as written: with the host's AVX and
+// AVX-512 registers (ymmNh, zmmNh, kN) and the debug address registers dr0-3.
 bool free_register(std::string_view n) {
     static const std::set<std::string_view> names{
         "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15",
-        "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "fioff", "fooff", "fs_base", "gs_base"};
-    return names.count(n) || n.substr(0, 2) == "st" || n.substr(0, 3) == "xmm";
+        "eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "fioff", "fooff", "fs_base", "gs_base",
+        "dr0", "dr1", "dr2", "dr3", "k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"};
+    return names.count(n) || n.substr(0, 2) == "st" || n.substr(0, 3) == "xmm" || n.substr(0, 3) == "ymm" ||
+           n.substr(0, 3) == "zmm";
+}
+
+// The layout the target serves: the mode's with the host's register sets.
+const stub::RegisterLayout& layout_of(const KvmTarget& t) {
+    return stub::register_layout(t.arch(), t.register_features());
+}
+
+// A flag of /proc/cpuinfo's first "flags" line (the host the KVM runs on).
+bool cpuinfo_has(const std::string& flag) {
+    FILE* f = std::fopen("/proc/cpuinfo", "r");
+    if (!f) return false;
+    char line[8192];
+    bool found = false;
+    while (std::fgets(line, sizeof line, f)) {
+        if (std::strncmp(line, "flags", 5) != 0) continue;
+        std::string s = std::string(line) + " ";
+        for (char& c : s)
+            if (c == '\t' || c == '\n') c = ' ';
+        found = s.find(" " + flag + " ") != std::string::npos;
+        break;
+    }
+    std::fclose(f);
+    return found;
 }
 
 }  // namespace
 
 TEST_P(DebugRegisters, ArchFollowsTheCpuMode) {
     EXPECT_EQ(g.target->arch(), GetParam().arch);
-    EXPECT_EQ(g.target->read_registers().size(), stub::register_layout(GetParam().arch).g_size());
+    EXPECT_EQ(g.target->read_registers().size(),
+              stub::register_layout(GetParam().arch, g.target->register_features()).g_size());
+    // The same features in every mode, and what the host CPU has (CI's nested KVM
+    // under QEMU -cpu max: AVX, no AVX-512).
+    EXPECT_EQ(g.target->register_features().avx, cpuinfo_has("avx"));
+    EXPECT_EQ(g.target->register_features().avx512, cpuinfo_has("avx512f"));
+    EXPECT_NE(layout_of(*g.target).find("dr7"), nullptr);
+    EXPECT_EQ(layout_of(*g.target).find("ymm0h") != nullptr, cpuinfo_has("avx"));
 }
 
 TEST_P(DebugRegisters, GThenGThenGIsExact) {
@@ -390,8 +423,9 @@ TEST_P(DebugRegisters, GThenGThenGIsExact) {
     std::vector<std::uint8_t> g1 = t.read_registers();
     ASSERT_TRUE(t.write_registers(g1).is_ok());
     EXPECT_EQ(t.read_registers(), g1);
-    // With every freely writable register changed to a pattern.
-    const auto& layout = stub::register_layout(t.arch());
+    // With every freely writable register changed to a pattern (ymm/zmm/k and
+    // dr0-3 included where the layout has them).
+    const auto& layout = layout_of(t);
     std::vector<std::uint8_t> g2 = g1;
     for (const auto& r : layout) {
         if (!free_register(r.name)) continue;
@@ -407,7 +441,7 @@ TEST_P(DebugRegisters, GThenGThenGIsExact) {
 
 TEST_P(DebugRegisters, PThenPIsExactForEveryRegister) {
     KvmTarget& t = *g.target;
-    const auto& layout = stub::register_layout(t.arch());
+    const auto& layout = layout_of(t);
     std::vector<std::uint8_t> before = t.read_registers();
     for (const auto& r : layout) {
         auto v = t.read_register(r.regnum);
@@ -444,7 +478,7 @@ TEST_P(DebugRegisters, GuestRunsOnAfterRegisterRoundTrips) {
 TEST_P(DebugRegisters, NewValuesWrittenThroughPReachTheCpu) {
     KvmTarget& t = *g.target;
     const stub::Arch arch = GetParam().arch;
-    const auto& layout = stub::register_layout(arch);
+    const auto& layout = layout_of(t);
     auto put = [&](const char* name, std::uint64_t v) {
         const auto* r = layout.find(name);
         ASSERT_NE(r, nullptr) << name;
@@ -496,6 +530,23 @@ TEST_P(DebugRegisters, NewValuesWrittenThroughPReachTheCpu) {
     // cs_base & co: the descriptor caches themselves.
     put("ds_base", s0.ds.base);
     EXPECT_EQ(cpu.get_sregs().ds.base, s0.ds.base);
+
+    // The guest's debug registers (KVM_GET_DEBUGREGS) and XCR0 (KVM_GET_XCRS). DR7
+    // enables DR0 as an execute breakpoint at an address the guest never reaches.
+    const kvm_debugregs d0 = cpu.get_debugregs();
+    for (unsigned i = 0; i < 4; ++i) put(("dr" + std::to_string(i)).c_str(), 0xdead000 + 0x100 * i);
+    put("dr7", d0.dr7 | 0x2);  // G0
+    const kvm_debugregs d1 = cpu.get_debugregs();
+    for (unsigned i = 0; i < 4; ++i) EXPECT_EQ(d1.db[i], 0xdead000u + 0x100 * i) << "dr" << i;
+    EXPECT_EQ(d1.dr7, d0.dr7 | 0x2);
+    put("dr7", d0.dr7);
+    EXPECT_EQ(cpu.get_debugregs().dr7, d0.dr7);
+    const std::uint64_t xcr0 = t.register_features().avx ? 0x7 : 0x3;  // x87|SSE[|AVX]
+    put("xcr0", xcr0);
+    const kvm_xcrs x = cpu.get_xcrs();
+    ASSERT_EQ(x.nr_xcrs, 1u);
+    EXPECT_EQ(x.xcrs[0].xcr, 0u);
+    EXPECT_EQ(x.xcrs[0].value, xcr0);
 
     StopEvent ev = run(t);
     EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
@@ -572,6 +623,142 @@ TEST(DebugRegisterMap, MxcsrRoundTripsThroughTheCpu) {
     EXPECT_FALSE(t.write_registers(block).is_ok());
     EXPECT_EQ(t.machine().vcpu().get_regs().rax, rax_before);
     EXPECT_EQ(fx::get<std::uint32_t>(t.machine().vcpu().get_xsave(), fx::MXCSR), 0xff80u);
+}
+
+// XCR0 through p/P is KVM_GET_XCRS/KVM_SET_XCRS's, and what XSETBV would refuse is
+// refused before anything is written: a `G` carrying a bad XCR0 (or DR6/DR7 with
+// bits 63:32) changes nothing, not even the general registers it also carries.
+TEST(DebugRegisterMap, Xcr0AndDebugRegistersAreTheCpusAndBadValuesAreRefusedWhole) {
+    Guest g = start("hello-long.elf");
+    KvmTarget& t = *g.target;
+    Vcpu& cpu = t.machine().vcpu();
+    const auto& layout = layout_of(t);
+    const auto* xcr0 = layout.find("xcr0");
+    const auto* rax = layout.find("rax");
+    const auto* dr6 = layout.find("dr6");
+    const auto* dr7 = layout.find("dr7");
+    ASSERT_TRUE(xcr0 && rax && dr6 && dr7);
+    auto le = [](std::uint64_t v) {
+        std::vector<std::uint8_t> b(8);
+        for (std::size_t i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+        return b;
+    };
+    auto xcr0_now = [&] {
+        auto v = t.read_register(xcr0->regnum);
+        std::uint64_t out = 0;
+        for (std::size_t i = 0; i < 8; ++i) out |= std::uint64_t((*v)[i]) << (8 * i);
+        return out;
+    };
+    EXPECT_EQ(xcr0_now(), 0x1u);  // KVM's reset value: x87 only
+    ASSERT_TRUE(t.write_register(xcr0->regnum, le(0x3)).is_ok());
+    EXPECT_EQ(xcr0_now(), 0x3u);
+    EXPECT_EQ(cpu.get_xcrs().xcrs[0].value, 0x3u);
+    for (std::uint64_t bad : {0x0ull, 0x2ull, 0x5ull, 0x23ull, 0xe3ull, 1ull << 62 | 0x3}) {
+        auto st = t.write_register(xcr0->regnum, le(bad));
+        EXPECT_FALSE(st.is_ok()) << std::hex << bad;
+        EXPECT_EQ(st.errno_value, EINVAL) << std::hex << bad;
+        EXPECT_EQ(cpu.get_xcrs().xcrs[0].value, 0x3u) << std::hex << bad;
+    }
+    if (!t.register_features().avx512) {
+        // AVX-512's bits in shape but not offered by this host.
+        EXPECT_FALSE(t.write_register(xcr0->regnum, le(0xe7)).is_ok());
+    }
+    const std::uint64_t rax0 = cpu.get_regs().rax;
+    const kvm_debugregs d0 = cpu.get_debugregs();
+    auto refused_whole = [&](const stub::RegisterInfo* r, std::uint64_t v) {
+        std::vector<std::uint8_t> block = t.read_registers();
+        std::vector<std::uint8_t> b = le(v);
+        std::copy(b.begin(), b.end(), block.begin() + static_cast<std::ptrdiff_t>(r->offset));
+        block[rax->offset] ^= 0xff;
+        auto st = t.write_registers(block);
+        EXPECT_FALSE(st.is_ok()) << r->name;
+        EXPECT_EQ(cpu.get_regs().rax, rax0) << r->name;
+        EXPECT_EQ(cpu.get_xcrs().xcrs[0].value, 0x3u) << r->name;
+        EXPECT_EQ(cpu.get_debugregs().dr7, d0.dr7) << r->name;
+        EXPECT_EQ(cpu.get_debugregs().dr6, d0.dr6) << r->name;
+        return st.message;
+    };
+    EXPECT_NE(refused_whole(xcr0, 0x5).find("AVX (bit 2) needs SSE"), std::string::npos);
+    EXPECT_NE(refused_whole(dr7, d0.dr7 | 1ull << 40).find("DR7"), std::string::npos);
+    EXPECT_NE(refused_whole(dr6, d0.dr6 | 1ull << 32).find("DR6"), std::string::npos);
+    // The same block with a good XCR0 goes in whole.
+    std::vector<std::uint8_t> block = t.read_registers();
+    const std::uint64_t good = t.register_features().avx ? 0x7 : 0x1;
+    std::vector<std::uint8_t> b = le(good);
+    std::copy(b.begin(), b.end(), block.begin() + static_cast<std::ptrdiff_t>(xcr0->offset));
+    block[rax->offset] ^= 0xff;
+    ASSERT_TRUE(t.write_registers(block).is_ok());
+    EXPECT_EQ(cpu.get_xcrs().xcrs[0].value, good);
+    EXPECT_EQ(cpu.get_regs().rax, rax0 ^ 0xff);
+    EXPECT_EQ(t.read_registers(), block);
+    StopEvent ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+}
+
+// ymm0's upper half written by gdb is what the guest's own `vmovdqu %ymm0, (%rax)`
+// stores, in long and in protected mode (VEX is #UD in real mode). One `G` (long
+// mode) or a series of `P`s (protected) sets CR4.OSXSAVE, XCR0 = x87|SSE|AVX, xmm0,
+// ymm0h and the pc/ax of a two-instruction routine written into guest memory. CI's
+// host (QEMU -cpu max) has AVX: without it this fails.
+TEST(DebugRegisterMap, Ymm0UpperHalfWrittenByGdbIsWhatTheGuestsVmovdquStores) {
+    for (bool wide : {true, false}) {
+        SCOPED_TRACE(wide ? "long mode, G" : "protected mode, P");
+        Guest g = wide ? start("hello-long.elf") : start("hello-protected.elf", CpuMode::Protected);
+        KvmTarget& t = *g.target;
+        ASSERT_TRUE(t.register_features().avx) << "the host offers no AVX (KVM_GET_SUPPORTED_CPUID)";
+        const auto& layout = layout_of(t);
+        constexpr std::uint64_t kCode = 0x300000, kBuf = 0x300100;
+        const std::uint8_t code[] = {0xc5, 0xfe, 0x7f, 0x00, 0xf4};  // vmovdqu %ymm0, (%rax); hlt
+        ASSERT_EQ(t.write_memory(kCode, code), sizeof code);
+        std::vector<std::uint8_t> xmm(16), ymmh(16);
+        for (std::size_t i = 0; i < 16; ++i) {
+            xmm[i] = static_cast<std::uint8_t>(0x10 + i);
+            ymmh[i] = static_cast<std::uint8_t>(0xe0 + i);
+        }
+        const kvm_sregs s0 = t.machine().vcpu().get_sregs();
+        std::vector<std::uint8_t> block = t.read_registers();
+        auto set = [&](const char* name, std::vector<std::uint8_t> v) {
+            const auto* r = layout.find(name);
+            ASSERT_NE(r, nullptr) << name;
+            v.resize(stub::reg_size(*r));
+            if (wide) {
+                std::copy(v.begin(), v.end(), block.begin() + static_cast<std::ptrdiff_t>(r->offset));
+            } else {
+                auto st = t.write_register(r->regnum, v);
+                ASSERT_TRUE(st.is_ok()) << name << ": " << st.message;
+            }
+        };
+        auto le = [](std::uint64_t v) {
+            std::vector<std::uint8_t> b(8);
+            for (std::size_t i = 0; i < 8; ++i) b[i] = static_cast<std::uint8_t>(v >> (8 * i));
+            return b;
+        };
+        set("cr4", le(s0.cr4 | (1u << 18)));  // CR4.OSXSAVE
+        set("xcr0", le(0x7));
+        set("xmm0", xmm);
+        set("ymm0h", ymmh);
+        set(wide ? "rax" : "eax", le(kBuf));
+        set(wide ? "rip" : "eip", le(kCode));
+        if (wide) {
+            auto st = t.write_registers(block);
+            ASSERT_TRUE(st.is_ok()) << st.message;
+            EXPECT_EQ(t.read_registers(), block);
+        }
+        // The CPU's own XSAVE area holds it, its AVX component marked present.
+        const XsaveArea a = t.machine().vcpu().get_xsave();
+        const std::size_t avx = debug::xsave_support(t.machine().cpuid()).layout.avx.offset;
+        EXPECT_TRUE(fx::get<std::uint64_t>(a, fx::XSTATE_BV) & fx::XFEATURE_AVX);
+        EXPECT_EQ(std::vector<std::uint8_t>(a.bytes.begin() + static_cast<std::ptrdiff_t>(avx),
+                                            a.bytes.begin() + static_cast<std::ptrdiff_t>(avx + 16)),
+                  ymmh);
+        EXPECT_EQ(t.machine().vcpu().get_xcrs().xcrs[0].value, 0x7u);
+        StopEvent ev = run(t);
+        ASSERT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;  // the routine's hlt
+        std::uint8_t out[32]{};
+        ASSERT_EQ(t.read_memory(kBuf, out), sizeof out);
+        EXPECT_EQ(std::vector<std::uint8_t>(out, out + 16), xmm);
+        EXPECT_EQ(std::vector<std::uint8_t>(out + 16, out + 32), ymmh);
+    }
 }
 
 TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {
