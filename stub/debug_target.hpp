@@ -48,6 +48,9 @@ struct StopEvent {
     int exit_status = 0;         // for Exited
     std::string message;         // why, for stderr and `monitor` (e.g. "triple fault")
     unsigned thread = 1;         // the gdb thread that stopped (vCPU i = thread i + 1)
+    // Shown by gdb before the stop (an `O` console-output packet ahead of the stop
+    // reply, all-stop only), e.g. "kvmgdb: mode change: real mode -> protected mode\n".
+    std::string console{};  // (an initializer, so brace-initialised StopEvents need not name it)
 };
 
 enum class BreakpointKind { Software = 0, Hardware = 1, WriteWatch = 2, ReadWatch = 3, AccessWatch = 4 };

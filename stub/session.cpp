@@ -145,6 +145,10 @@ SessionOutput Session::on_target_stopped(const StopEvent& event) {
     }
     if (!s.exited) s.thread_stops[event.thread] = event;
     if (s.closed) return {};
+    // "Stop Reply Packets": `O XX...` console output may precede the stop reply
+    // while the target runs; gdb prints it, so the reason is seen. A %Stop
+    // notification (non-stop, above) gets none: the target's console has it.
+    if (!event.console.empty()) s.send("O" + text_to_hex(event.console));
     s.send(s.render_stop(event));  // never throws: see stop_reply.hpp
     return s.take_output();
 }
