@@ -1180,3 +1180,51 @@ TEST(DebugNative, TheGuestsOwnInt3RightAfterOurBreakpointIsTheGuests) {
     EXPECT_EQ(ev.exit_status, 7);
     EXPECT_EQ(*g.console, "int3 handled\nback\n");
 }
+
+// monitor break-on-mode-change on real-to-long.S: each continue stops right after the
+// instruction that changed the mode, with the change as the stop's console text; a
+// breakpoint still hits while the vCPU is stepped; off, the guest runs to its end.
+// Prints the stepping rate (docs/modes.md "Breaking on mode changes" quotes it).
+TEST(DebugModeWatch, StopsAfterEachModeChangeThenRunsFreelyWhenOff) {
+    Guest g = start("real-to-long.elf", CpuMode::Real, hlt_forced());
+    KvmTarget& t = *g.target;
+    std::string out;
+    ASSERT_TRUE(t.monitor("break-on-mode-change on", out).is_ok());
+    EXPECT_EQ(out.substr(0, 26), "break-on-mode-change is on");
+    EXPECT_FALSE(t.monitor("break-on-mode-change maybe", out).is_ok());
+    const char* changes[] = {
+        "real mode -> protected mode (CR0.PE 0 -> 1)",
+        "protected mode -> protected mode (CR4.PAE 0 -> 1)",
+        "protected mode -> protected mode (EFER.LME 0 -> 1)",
+        "protected mode -> compatibility mode (CR0.PG 0 -> 1, EFER.LMA 0 -> 1)",
+        "compatibility mode -> long mode (64-bit) (CS.L 0 -> 1)",
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    for (const char* change : changes) {
+        StopEvent ev = run(t);
+        ASSERT_EQ(ev.kind, StopEvent::Kind::Signal) << ev.message;
+        EXPECT_EQ(ev.signal, 5);
+        EXPECT_EQ(ev.console, std::string("kvmgdb: mode change: ") + change + "\n");
+        EXPECT_EQ(ev.message, std::string("mode change: ") + change);
+        ASSERT_TRUE(t.monitor("info mode", out).is_ok());
+        EXPECT_NE(out.find(std::string(": ") + change + "\n"), std::string::npos) << out;
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    EXPECT_EQ(rip(t), g.at("long_entry"));
+    ASSERT_TRUE(t.monitor("break-on-mode-change", out).is_ok());
+    const unsigned long steps = std::stoul(out.substr(out.find("; ") + 2));
+    EXPECT_GT(steps, 5000u) << out;  // rep stosl (3072) and the page-table loop (2560)
+    std::printf("break-on-mode-change: %lu instructions stepped in %.2f s: %.0f per second\n", steps, secs,
+                static_cast<double>(steps) / secs);
+    // Still on: the vCPU steps to a breakpoint, which is reported as one.
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, g.at("done"), 1).is_ok());
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << ev.message;
+    EXPECT_EQ(rip(t), g.at("done"));
+    EXPECT_EQ(ev.console, "");
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, g.at("done"), 1).is_ok());
+    ASSERT_TRUE(t.monitor("break-on-mode-change off", out).is_ok());
+    ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(*g.console, "real mode\nprotected mode\nreal -> protected -> long: reached 64-bit mode\n");
+}
