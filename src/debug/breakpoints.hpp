@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -105,6 +106,10 @@ public:
     std::size_t write_memory(const PagingState& paging, std::uint64_t addr, std::span<const std::uint8_t> in);
 
     // --- for the run loop -------------------------------------------------------
+    // Held by a vCPU runner while it handles an exit or runs an instruction unprotected:
+    // with several vCPUs running, their exits reach the manager one at a time
+    // (recursive: finishing an instruction handles exits again).
+    std::recursive_mutex& run_mutex() const { return run_mu_; }
     // The patch at a linear address (gdb's breakpoint address), or nullptr.
     const Patch* patch_at(std::uint64_t addr) const;
     const DebugRegisterSlots& debug_registers() const { return drs_; }
@@ -136,6 +141,7 @@ public:
     std::size_t protected_page_count() const { return protected_pages_.size(); }
 
 private:
+    mutable std::recursive_mutex run_mu_;
     const Patch* patch_at_phys(std::uint64_t phys) const;  // any patch of that byte, or nullptr
     std::optional<std::string> code_on_watched_pages(const PageWatch& w, const InsertContext& ctx) const;
     void sync_memslots();

@@ -38,8 +38,14 @@
 //   the patch byte exits: the written byte becomes the one to restore, the patch stays.
 #pragma once
 
+#include <atomic>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "debug/address_space.hpp"
 #include "debug/breakpoints.hpp"
@@ -77,6 +83,12 @@ public:
     BreakMechanism hardware_mechanism() const { return breakpoints_.mechanisms().hardware; }
     WatchMechanism watch_mechanism() const { return breakpoints_.mechanisms().watch; }
 
+    // Threads: vCPU i is gdb thread i + 1 (stub/debug_target.hpp, ALL-STOP).
+    std::vector<unsigned> threads() const override;
+    std::string thread_extra_info(unsigned tid) const override;
+    stub::TargetStatus select_thread(unsigned tid) override;
+    void resume_threads(std::span<const stub::ThreadAction> actions, StopHandler on_stop) override;
+
     stub::Arch arch() const override;
     stub::TargetCapabilities capabilities() const override;
     // AVX/AVX-512 where the CPUID the vCPUs got offers them (xsave_support).
@@ -107,8 +119,23 @@ public:
     void wait_stopped();
 
 private:
-    // The paging state gdb's addresses are translated under (the vCPU's).
+    // One resume of some vCPUs (all-stop): the first of them to stop is reported once
+    // every other one is out of KVM_RUN too.
+    struct Round {
+        StopHandler handler;
+        std::vector<bool> running;  // by vCPU index
+        bool stopping = false;      // a stop is being reported; the others were kicked
+        bool any_running() const;
+    };
+
+    // The vCPU gdb's register, memory and monitor calls act on (select_thread).
+    VcpuRunner& selected() const { return *runners_[selected_.load()]; }
+    // The paging state gdb's addresses are translated under (the selected vCPU's).
     PagingState paging() const;
+    // Called by runner `index` (on its thread, no lock held) when it stopped.
+    void on_runner_stop(unsigned index, stub::StopEvent ev);
+    void start_round(std::vector<std::pair<unsigned, stub::ResumeKind>> runs, StopHandler on_stop);
+    void deliver_now(unsigned index, stub::StopEvent ev, StopHandler on_stop);
 
     std::unique_ptr<Machine> machine_;
     const DebugProbe& probe_;
@@ -116,8 +143,20 @@ private:
     ForcedMechanisms forced_;
     AddressSpace space_;
     BreakpointManager breakpoints_;
-    // Last: its destructor stops and joins the vCPU thread before the rest goes.
-    VcpuRunner runner_;
+    ModeChangeWatch mode_watch_;  // monitor break-on-mode-change, read by every runner
+    std::atomic<unsigned> selected_{0};
+
+    // Guarded by mu_: the resume in progress, the stops not yet reported, the end.
+    mutable std::mutex mu_;
+    std::condition_variable cv_;
+    std::optional<Round> round_;
+    std::vector<std::optional<stub::StopEvent>> pending_;  // by vCPU index
+    std::optional<stub::StopEvent> final_;  // the guest ended (exit, crash, kill)
+    bool destroying_ = false;               // in ~KvmTarget: stops are not reported
+    stub::StopEvent last_stop_;
+
+    // Last: their destructors stop and join the vCPU threads before the rest goes.
+    std::vector<std::unique_ptr<VcpuRunner>> runners_;
 };
 
 }  // namespace kvmgdb::debug

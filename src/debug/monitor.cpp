@@ -26,7 +26,11 @@ const char* kMonitorHelp =
     "  translate ADDR       walk the guest page tables for a linear address\n"
     "  linear SEG:OFF       a real-mode seg:off (hex, e.g. 0800:0010) as a linear address\n"
     "  segoff ADDR          a linear address as seg:off relative to the current CS\n"
-    "  phys on|off          gdb addresses are physical (on) or linear (off, default)\n";
+    "  phys on|off          gdb addresses are physical (on) or linear (off, default)\n"
+    "  break-on-mode-change on|off\n"
+    "                       stop after an instruction that changes CR0.PE, CR0.PG, CR4.PAE,\n"
+    "                       EFER.LME/LMA or CS.L in long mode (on: single-steps every\n"
+    "                       instruction, much slower); without an argument: the setting\n";
 
 std::string_view trim(std::string_view s) {
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -76,6 +80,13 @@ std::string Monitor::translate(const VcpuRegisters& cpu, std::uint64_t addr) con
     return format_walk(w);
 }
 
+std::string Monitor::break_on_mode_change() const {
+    std::string o = std::string("break-on-mode-change is ") + (mode_watch_.enabled() ? "on" : "off");
+    if (mode_watch_.enabled()) o += " (every instruction is single-stepped: one exit each)";
+    o += "; " + std::to_string(mode_watch_.steps()) + " instruction(s) stepped for it so far\n";
+    return o;
+}
+
 std::string Monitor::info_debug() const {
     const Mechanisms& m = bps_.mechanisms();
     std::ostringstream o;
@@ -118,6 +129,13 @@ TargetStatus Monitor::run(std::string_view command, std::string& output, const V
         output = mode + ", paging: " + std::string(to_string(paging_mode(paging_of(s)))) +
                  ", register layout: " + std::string(stub::architecture_name(arch_of(s))) +
                  ", addresses: " + (space_.physical() ? "physical" : "linear") + "\n";
+        // The change break-on-mode-change saw last (the setting is needed to see one).
+        const std::string last = mode_watch_.last();
+        output += "last mode change: " +
+                  (!last.empty()             ? last
+                   : mode_watch_.enabled()   ? std::string("none seen")
+                                             : std::string("none seen (monitor break-on-mode-change on to watch)")) +
+                  "\n";
         return TargetStatus::ok();
     }
     if (c == "info sregs") {
@@ -188,6 +206,19 @@ TargetStatus Monitor::run(std::string_view command, std::string& output, const V
         space_.set_physical(c == "phys on");
         output = std::string("gdb addresses are now ") + (space_.physical() ? "physical" : "linear") + "\n";
         return TargetStatus::ok();
+    }
+    if (c == "break-on-mode-change on" || c == "break-on-mode-change off") {
+        mode_watch_.set_enabled(c == "break-on-mode-change on");
+        output = break_on_mode_change();
+        return TargetStatus::ok();
+    }
+    if (c == "break-on-mode-change") {
+        output = break_on_mode_change();
+        return TargetStatus::ok();
+    }
+    if (starts("break-on-mode-change ")) {
+        output = "usage: break-on-mode-change on|off\n";
+        return TargetStatus::error(EINVAL, output);
     }
     if (c == "phys") {
         output = std::string("gdb addresses are ") + (space_.physical() ? "physical" : "linear") + "\n";

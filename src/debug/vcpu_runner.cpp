@@ -6,17 +6,20 @@
 
 #include "debug/address_space.hpp"
 #include "debug/kick.hpp"
+#include "debug/mode_change.hpp"
 #include "debug/register_checks.hpp"
 #include "debug/stop_events.hpp"
+#include "util/hex.hpp"
 
 namespace kvmgdb::debug {
 
 using stub::StopEvent;
 
-VcpuRunner::VcpuRunner(Machine& machine, Vcpu& vcpu, BreakpointManager& breakpoints, TextSink diag)
+VcpuRunner::VcpuRunner(Machine& machine, Vcpu& vcpu, BreakpointManager& breakpoints, TextSink diag, unsigned index)
     : machine_(machine), vcpu_(vcpu), bps_(breakpoints), diag_(std::move(diag)), registers_(vcpu,
-                 xsave_support(machine.cpuid()), supported_xcr0(machine.cpuid())) {
+                 xsave_support(machine.cpuid()), supported_xcr0(machine.cpuid())), index_(index) {
     last_stop_ = signal_stop(kSigTrap);
+    last_stop_.thread = thread_id();
 }
 
 void VcpuRunner::start() {
@@ -67,14 +70,19 @@ void VcpuRunner::thread_main() {
             command_.reset();
         }
         StopEvent ev;
-        try {
-            ev = execute(cmd.kind);
-        } catch (const std::exception& e) {
-            ev = signal_stop(kSigAbrt, std::string("kvmgdb: ") + e.what());
-            finished_ = true;
+        if (cmd.preset) {
+            ev = std::move(*cmd.preset);
+        } else {
+            try {
+                ev = execute(cmd.kind);
+            } catch (const std::exception& e) {
+                ev = signal_stop(kSigAbrt, std::string("kvmgdb: ") + e.what());
+                finished_ = true;
+            }
+            ev.thread = thread_id();
+            if (!ev.message.empty() && ev.kind == StopEvent::Kind::Signal && ev.signal != kSigInt)
+                diag_("kvmgdb: " + ev.message + "\n");
         }
-        if (!ev.message.empty() && ev.kind == StopEvent::Kind::Signal && ev.signal != kSigInt)
-            diag_("kvmgdb: " + ev.message + "\n");
         bool quitting;
         {
             std::lock_guard lock(mu_);
@@ -110,9 +118,24 @@ void VcpuRunner::resume(stub::ResumeKind kind, StopHandler on_stop) {
         std::lock_guard lock(mu_);
         if (state_ == State::Running) throw std::logic_error("VcpuRunner::resume while running");
         state_ = State::Running;
-        command_ = Command{kind, std::move(on_stop)};
+        command_ = Command{kind, std::move(on_stop), std::nullopt};
     }
     cv_.notify_all();
+}
+
+void VcpuRunner::deliver(StopEvent ev, StopHandler on_stop) {
+    {
+        std::lock_guard lock(mu_);
+        if (state_ == State::Running) throw std::logic_error("VcpuRunner::deliver while running");
+        state_ = State::Running;
+        command_ = Command{stub::ResumeKind::Continue, std::move(on_stop), std::move(ev)};
+    }
+    cv_.notify_all();
+}
+
+bool VcpuRunner::running() const {
+    std::lock_guard lock(mu_);
+    return state_ == State::Running;
 }
 
 void VcpuRunner::interrupt() {
@@ -152,7 +175,43 @@ StopEvent VcpuRunner::execute(stub::ResumeKind kind) {
     return run_until_stop(kind == stub::ResumeKind::Step);
 }
 
-StopEvent VcpuRunner::run_until_stop(bool step) {
+// `monitor break-on-mode-change on`. KVM exits to user space on no write to CR0 or
+// CR4 (it handles them in the kernel; only EFER could be caught, by an MSR filter),
+// so while the watch is on every instruction is single-stepped and the mode compared
+// after it: one exit per instruction (docs/modes.md, "Breaking on mode changes").
+// A continue steps until another stop or a change; a step checks its one instruction.
+StopEvent VcpuRunner::step_watching_mode(ModeChangeWatch& watch, bool step) {
+    const ModeSignature before = mode_signature(vcpu_.get_sregs());
+    std::uint64_t steps = 0;
+    struct Count {
+        ModeChangeWatch& watch;
+        std::uint64_t& steps;
+        ~Count() { watch.count_steps(steps); }
+    } count{watch, steps};
+    for (;;) {
+        StopEvent ev = run_until_stop(true, false);
+        ++steps;
+        const bool plain_step = ev.kind == StopEvent::Kind::Signal && ev.signal == kSigTrap && ev.message.empty();
+        if (!finished_) {
+            const ModeSignature after = mode_signature(vcpu_.get_sregs());
+            if (mode_changed(before, after)) {
+                const std::string text = describe_mode_change(before, after);
+                watch.record("vCPU " + std::to_string(index_) + " at " + hex(linear_pc()) + ": " + text);
+                ev.console = "kvmgdb: mode change: " + text + "\n";
+                if (plain_step)
+                    ev.message = "mode change: " + text;  // thread_main writes it to the diag sink
+                else
+                    diag_(ev.console);  // a breakpoint or watchpoint says why it stopped, too
+                return ev;
+            }
+        }
+        if (step || !plain_step) return ev;
+        if (!watch.enabled()) return run_until_stop(false, false);  // turned off meanwhile (non-stop)
+    }
+}
+
+StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
+    if (ModeChangeWatch* w = mode_watch_.load(); watch_mode && w && w->enabled()) return step_watching_mode(*w, step);
     bps_.apply_guest_debug(vcpu_, step);
     for (;;) {
         VcpuExit e = vcpu_.run();
@@ -189,6 +248,8 @@ StopEvent VcpuRunner::run_until_stop(bool step) {
 }
 
 std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
+    // Other vCPUs' exits wait: the breakpoint state is shared (breakpoints.hpp).
+    std::lock_guard bps_lock(bps_.run_mutex());
     Vcpu& vcpu = vcpu_;
     if (auto* d = std::get_if<exit::Debug>(&e)) {
         if (d->exception == 1) {
@@ -247,6 +308,7 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
             return ev;
         }
         finished_ = true;
+        halted_ = true;
         StopEvent ev;
         ev.kind = StopEvent::Kind::Exited;
         ev.exit_status = 0;
@@ -256,7 +318,7 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
     if (auto* m = std::get_if<exit::Mmio>(&e)) {
         if (bps_.is_protected(m->addr)) return handle_protected_mmio(*m);
     }
-    auto outcome = machine_.service_exit(e);
+    auto outcome = machine_.service_exit(e, index_);
     if (!outcome) return std::nullopt;
     switch (outcome->kind) {
     case RunOutcome::Kind::Halted:
@@ -322,6 +384,10 @@ std::optional<StopEvent> VcpuRunner::finish_instruction() {
 // gives up on that too, the holes go as well and the access watchpoint is reported
 // (the page is all it can tell). Returns a stop, or nullopt once the instruction ran.
 std::optional<StopEvent> VcpuRunner::run_one_unprotected() {
+    // The protection is the whole VM's: no other vCPU's exit is handled meanwhile (a
+    // vCPU still inside KVM_RUN could write a watched page unseen for this one
+    // instruction; docs/modes.md, "Several vCPUs").
+    std::lock_guard bps_lock(bps_.run_mutex());
     Vcpu& vcpu = vcpu_;
     // When it gave up KVM also queued a #UD for the guest (handle_emulation_failure);
     // the instruction is not at fault, so it is taken back.

@@ -17,6 +17,7 @@
 // runs (all-stop), or it could write a watched page unseen.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <optional>
@@ -24,6 +25,7 @@
 #include <thread>
 
 #include "debug/breakpoints.hpp"
+#include "debug/mode_change.hpp"
 #include "debug/register_access.hpp"
 #include "stub/debug_target.hpp"
 #include "vmm/machine.hpp"
@@ -35,7 +37,8 @@ public:
     using StopHandler = stub::DebugTarget::StopHandler;
 
     // `machine` services the exits that are the VMM's (console, exit port, devices).
-    VcpuRunner(Machine& machine, Vcpu& vcpu, BreakpointManager& breakpoints, TextSink diag);
+    // `index` is the vCPU's (0-based); its stops name gdb thread index + 1.
+    VcpuRunner(Machine& machine, Vcpu& vcpu, BreakpointManager& breakpoints, TextSink diag, unsigned index = 0);
     // Stops the thread (kicking it out of KVM_RUN) and joins it.
     ~VcpuRunner();
     VcpuRunner(const VcpuRunner&) = delete;
@@ -48,8 +51,15 @@ public:
     VcpuRegisters& registers() { return registers_; }
     const VcpuRegisters& registers() const { return registers_; }
 
+    unsigned index() const { return index_; }
+    unsigned thread_id() const { return index_ + 1; }
+
     // Thread-safe.
     void resume(stub::ResumeKind kind, StopHandler on_stop);
+    // Like resume, but the vCPU does not run: the handler gets `ev` (a stop kept
+    // pending, the guest's end said again), on the runner's thread as usual.
+    void deliver(stub::StopEvent ev, StopHandler on_stop);
+    bool running() const;
     void interrupt();
     // Blocks until stopped and the stop handler has returned; not from inside a handler.
     void wait_stopped();
@@ -57,20 +67,31 @@ public:
 
     // Exited, killed or crashed: a resume reports the end again. While stopped only.
     bool finished() const { return finished_; }
+    // The vCPU ran into a HLT that is not a breakpoint (finished() too): with several
+    // vCPUs it is done, and the guest ends when all are.
+    bool halted() const { return halted_.load(); }
     // Stops the vCPU if it runs and ends the guest: last_stop() becomes a kill.
     void kill();
+
+    // `monitor break-on-mode-change` (mode_change.hpp): while `watch` is enabled, a
+    // resume single-steps and stops after an instruction that changed the mode, and
+    // records the change in it. The watch (the target's) outlives the runner.
+    void set_mode_watch(ModeChangeWatch& watch) { mode_watch_.store(&watch); }
 
 private:
     enum class State { Stopped, Running };
     struct Command {
         stub::ResumeKind kind;
         StopHandler handler;
+        std::optional<stub::StopEvent> preset;  // deliver(): report this, do not run
     };
 
     void thread_main();
     stub::StopEvent execute(stub::ResumeKind kind);
     // Runs until something stops the guest; `step` sets KVM_GUESTDBG_SINGLESTEP.
-    stub::StopEvent run_until_stop(bool step);
+    // With the mode watch on (and `watch_mode`), steps through step_watching_mode.
+    stub::StopEvent run_until_stop(bool step, bool watch_mode = true);
+    stub::StopEvent step_watching_mode(ModeChangeWatch& watch, bool step);
     std::optional<stub::StopEvent> handle_exit(const VcpuExit& e);
     std::optional<stub::StopEvent> handle_protected_mmio(const exit::Mmio& m);
     std::optional<stub::StopEvent> finish_instruction();
@@ -93,6 +114,9 @@ private:
     bool delivering_ = false;  // the vCPU thread is inside a stop handler
     stub::StopEvent last_stop_;
     bool finished_ = false;  // exited, killed or crashed: resume reports last_stop_ again
+    std::atomic<bool> halted_{false};
+    std::atomic<ModeChangeWatch*> mode_watch_{nullptr};
+    const unsigned index_;
 
     pthread_t thread_handle_{};
     std::thread thread_;
