@@ -16,15 +16,17 @@
 // thread with SIGUSR1 (no SA_RESTART), so KVM_RUN returns EINTR -> SIGINT stop. All
 // other calls (registers, memory, breakpoints) are made by the session while the
 // target is stopped; they run on the caller's thread. With several vCPUs (one runner
-// each, one BreakpointManager) that stays true only in all-stop mode: every runner is
-// stopped before a stop is reported, and run_one_unprotected, which lifts the page
-// protection of the whole VM for one instruction, needs the other vCPUs stopped.
+// each, one BreakpointManager) that holds in all-stop mode: every runner is stopped
+// before a stop is reported (KvmTarget's Round, kvm_target.cpp). While vCPUs run
+// together their exits reach the BreakpointManager one at a time (its run_mutex);
+// run_one_unprotected lifts the page protection of the whole VM for one instruction,
+// so another running vCPU's write to a watched page in that window is not seen.
 //
 // Addresses: gdb's addresses are linear (CS.base + offset). In the flat 32- and
-// 64-bit modes that is the offset itself. In real mode `eip` stays IP (what the CPU
-// holds), but everything PC-based (breakpoints, the HLT-patch check, "a breakpoint at
-// the current pc") uses the linear CS.base + IP, and memory is read at linear
-// addresses, so `break *0x8005` means linear 0x8005.
+// 64-bit modes that is the offset itself. In real mode the pc gdb sees is linear too
+// (CS.base + IP, register_map; a pc write sets IP relative to CS), so breakpoints, the
+// HLT-patch check and memory all use linear addresses: `break *0x8005` means linear
+// 0x8005 (docs/modes.md).
 //
 // Mechanisms (probed once per process, see probe.hpp, and shown by `monitor info debug`):
 //   Z0 software breakpoints: int3 + KVM_GUESTDBG_USE_SW_BP where #BP traps, otherwise a

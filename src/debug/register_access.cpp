@@ -38,7 +38,7 @@ std::vector<std::uint8_t> VcpuRegisters::read_all() {
 TargetStatus VcpuRegisters::write_all(std::span<const std::uint8_t> g) {
     const CpuState before = cpu_state();
     CpuState cpu = before;
-    if (!decode_registers(arch_.load(), g, cpu)) return TargetStatus::error(EINVAL, "short G packet");
+    if (!decode_registers(arch_.load(), g, cpu)) return TargetStatus::error(EINVAL, "short G packet, or a real-mode pc outside the CS segment");
     return store(before, cpu);
 }
 
@@ -51,7 +51,8 @@ TargetStatus VcpuRegisters::write(unsigned regnum, std::span<const std::uint8_t>
     const CpuState before = cpu_state();
     CpuState cpu = before;
     if (!decode_register(arch_.load(), regnum, value, cpu))
-        return TargetStatus::error(EINVAL, "no register " + std::to_string(regnum) + " of that size");
+        return TargetStatus::error(EINVAL, "no register " + std::to_string(regnum) +
+                                              " of that size, or a real-mode pc outside the CS segment");
     return store(before, cpu);
 }
 
