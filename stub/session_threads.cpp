@@ -264,7 +264,9 @@ void Session::Impl::handle(const SetNonStop& q) {
     // "Remote Non-Stop": offered (QNonStop+) only when the target can. Leaving
     // non-stop mode stops every thread (the target does, silently) and drops
     // what gdb has not collected.
-    if (q.enable && !target.capabilities().non_stop) return error(EINVAL);
+    // Not offered: the packet is one we do not support, which the empty reply says
+    // ("Standard Replies"), as for any packet we did not advertise.
+    if (q.enable && !target.capabilities().non_stop) return send("");
     TargetStatus status = target.set_non_stop(q.enable);
     if (!status.is_ok()) return error(status);
     non_stop = q.enable;

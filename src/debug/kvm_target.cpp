@@ -142,9 +142,15 @@ void KvmTarget::resume_threads(std::span<const stub::ThreadAction> actions, Stop
             const unsigned i = a.tid - 1;
             if (!first) first = i;
             if (pending_[i]) {
-                // A stop this vCPU had when another one was reported: say it now.
+                // A stop this vCPU had when another one was reported: say it now, unless
+                // it was a breakpoint gdb has removed since (gdbserver drops those too:
+                // the vCPU is at the breakpoint's address and simply runs on from there).
                 StopEvent ev = std::move(*pending_[i]);
                 pending_[i].reset();
+                if (!still_a_breakpoint(i, ev)) {
+                    if (!runners_[i]->halted()) runs.emplace_back(i, a.kind);
+                    continue;
+                }
                 lock.unlock();
                 return deliver_now(i, ev, std::move(on_stop));
             }
@@ -159,6 +165,16 @@ void KvmTarget::resume_threads(std::span<const stub::ThreadAction> actions, Stop
         return deliver_now(*first, ev, std::move(on_stop));
     }
     start_round(std::move(runs), std::move(on_stop));
+}
+
+bool KvmTarget::still_a_breakpoint(unsigned index, const StopEvent& ev) const {
+    if (ev.kind != StopEvent::Kind::SoftwareBreak && ev.kind != StopEvent::Kind::HardwareBreak) return true;
+    const VcpuRegisters& r = runners_[index]->registers();
+    const std::uint64_t pc = linear_pc(r.regs(), r.sregs());
+    if (breakpoints_.patch_at(pc)) return true;
+    for (const DebugSlot& slot : breakpoints_.debug_registers().slots())
+        if (slot.enabled && slot.kind == DebugKind::Execute && slot.addr == pc) return true;
+    return false;
 }
 
 void KvmTarget::start_round(std::vector<std::pair<unsigned, stub::ResumeKind>> runs, StopHandler on_stop) {

@@ -138,6 +138,8 @@ private:
     void on_runner_stop(unsigned index, stub::StopEvent ev);
     void start_round(std::vector<std::pair<unsigned, stub::ResumeKind>> runs, StopHandler on_stop);
     void deliver_now(unsigned index, stub::StopEvent ev, StopHandler on_stop);
+    // A pending stop is still worth reporting: not a breakpoint gdb removed since.
+    bool still_a_breakpoint(unsigned index, const stub::StopEvent& ev) const;
 
     std::unique_ptr<Machine> machine_;
     const DebugProbe& probe_;

@@ -761,7 +761,7 @@ TEST(DebugRegisterMap, Ymm0UpperHalfWrittenByGdbIsWhatTheGuestsVmovdquStores) {
     }
 }
 
-TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {
+TEST(DebugRegisterMap, RealModeEipIsLinearAndBreakpointsAreLinear) {
     Guest g = start("hello-real.elf", CpuMode::Real);
     KvmTarget& t = *g.target;
     const auto& layout = stub::register_layout(stub::Arch::I8086);
@@ -771,8 +771,16 @@ TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {
         ASSERT_TRUE(t.write_register(layout.find(name)->regnum, b).is_ok()) << name;
     };
     put32("cs", 0x800);
-    put32("eip", static_cast<std::uint32_t>(g.at("_start") - 0x8000));
+    // The pc gdb sees and writes is linear (docs/modes.md): IP = _start - CS.base.
+    put32("eip", static_cast<std::uint32_t>(g.at("_start")));
     EXPECT_EQ(t.machine().vcpu().get_sregs().cs.base, 0x8000u);
+    EXPECT_EQ(t.machine().vcpu().get_regs().rip, g.at("_start") - 0x8000);
+    // A pc below CS.base is outside the segment: refused, nothing changes.
+    {
+        std::vector<std::uint8_t> low{0x00, 0x10, 0, 0};  // 0x1000 < 0x8000
+        EXPECT_FALSE(t.write_register(layout.find("eip")->regnum, low).is_ok());
+        EXPECT_EQ(t.machine().vcpu().get_regs().rip, g.at("_start") - 0x8000);
+    }
     // The breakpoint address is linear: `done`, where IP is done - 0x8000.
     std::uint64_t done = g.at("done");
     ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, done, 1).is_ok());
@@ -780,7 +788,8 @@ TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {
     ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << ev.message;
     auto eip = t.read_register(layout.find("eip")->regnum);
     ASSERT_TRUE(eip);
-    EXPECT_EQ(std::uint64_t((*eip)[0] | (*eip)[1] << 8), done - 0x8000);
+    EXPECT_EQ(std::uint64_t((*eip)[0] | (*eip)[1] << 8 | (*eip)[2] << 16), done) << "the linear pc";
+    EXPECT_EQ(t.machine().vcpu().get_regs().rip, done - 0x8000) << "IP itself";
     EXPECT_EQ(*g.console, "Hello, world!\n");
     // Memory is read at linear addresses too, patch hidden.
     std::uint8_t b = 0;
@@ -789,6 +798,94 @@ TEST(DebugRegisterMap, RealModeEipIsIpAndBreakpointsAreLinear) {
     ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, done, 1).is_ok());
     ev = run(t);
     EXPECT_EQ(ev.kind, StopEvent::Kind::Exited);
+}
+
+// Several vCPUs, all-stop (stub/debug_target.hpp): smp64.elf on 4 vCPUs, each
+// counting in counter[index], vCPU 1 alone calling vcpu1_work. In DebugRun so that
+// TSan runs it too (the coordinator against four vCPU threads).
+TEST(DebugRun, FourVcpusStopTogetherAndScheduleLockedStepsMoveOne) {
+    Guest g = start("smp64.elf", std::nullopt, hlt_forced(), 4);
+    KvmTarget& t = *g.target;
+    ASSERT_EQ(t.threads(), (std::vector<unsigned>{1, 2, 3, 4}));
+    auto put64 = [&](const char* sym, std::uint64_t v) {
+        std::uint8_t b[8];
+        for (int i = 0; i < 8; ++i) b[i] = std::uint8_t(v >> (8 * i));
+        ASSERT_EQ(t.write_memory(g.at(sym), std::span<const std::uint8_t>(b, 8)), 8u);
+    };
+    // Straight from guest RAM (identity-mapped): also safe while the vCPUs run, when
+    // the target's own read_memory would wait for the selected vCPU's registers.
+    auto counter = [&](unsigned i) {
+        std::uint8_t b[8] = {};
+        t.machine().memory().read(g.at("counter") + 8 * i, std::span<std::uint8_t>(b, 8));
+        std::uint64_t v = 0;
+        for (int k = 0; k < 8; ++k) v |= std::uint64_t(b[k]) << (8 * k);
+        return v;
+    };
+    put64("rounds", 0);  // count until keep_going is cleared
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, g.at("vcpu1_work"), 1).is_ok());
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << ev.message;
+    EXPECT_EQ(ev.thread, 2u) << "vCPU 1 is the only one calling vcpu1_work";
+    EXPECT_EQ(t.last_stop().thread, 2u);
+    ASSERT_TRUE(t.select_thread(2).is_ok());
+    EXPECT_EQ(t.machine().vcpu(1).get_regs().rip, g.at("vcpu1_work"));
+    EXPECT_NE(t.thread_extra_info(2).find("vCPU 1, long mode, stopped"), std::string::npos) << t.thread_extra_info(2);
+    EXPECT_FALSE(t.select_thread(5).is_ok());
+    // Stopped means stopped: no vCPU counts while gdb looks.
+    std::vector<std::uint64_t> before;
+    for (unsigned i = 0; i < 4; ++i) before.push_back(counter(i));
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (unsigned i = 0; i < 4; ++i) EXPECT_EQ(counter(i), before[i]) << "vCPU " << i << " moved while stopped";
+    // Scheduler locking: only thread 2 steps.
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, g.at("vcpu1_work"), 1).is_ok());
+    for (int k = 0; k < 5; ++k) {
+        ev = run_threads(t, {{2, stub::ResumeKind::Step, std::nullopt}});
+        EXPECT_EQ(ev.kind, StopEvent::Kind::Signal);
+        EXPECT_EQ(ev.thread, 2u);
+    }
+    EXPECT_NE(t.machine().vcpu(1).get_regs().rip, g.at("vcpu1_work")) << "thread 2 stepped";
+    for (unsigned i : {0u, 2u, 3u}) EXPECT_EQ(counter(i), before[i]) << "vCPU " << i << " ran during thread 2's steps";
+    // Everyone runs; an interrupt stops all of them.
+    auto stop = std::make_shared<std::promise<StopEvent>>();
+    auto fut = stop->get_future();
+    t.resume(ResumeKind::Continue, std::nullopt, [stop](StopEvent e) { stop->set_value(std::move(e)); });
+    ASSERT_TRUE(wait_until([&] { return counter(3) > before[3] + 100; })) << "vCPU 3 never ran";
+    t.interrupt();
+    ASSERT_EQ(fut.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    t.wait_stopped();
+    EXPECT_EQ(fut.get().signal, 2) << "SIGINT";
+    for (unsigned i = 0; i < 4; ++i) before[i] = counter(i);
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (unsigned i = 0; i < 4; ++i) EXPECT_EQ(counter(i), before[i]) << "vCPU " << i << " still runs after interrupt";
+    // The guest ends when every vCPU halted.
+    std::uint8_t zero[4] = {};
+    ASSERT_EQ(t.write_memory(g.at("keep_going"), std::span<const std::uint8_t>(zero, 4)), 4u);
+    ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
+    EXPECT_EQ(ev.exit_status, 0);
+    for (unsigned i = 0; i < 4; ++i) EXPECT_NE(t.thread_extra_info(i + 1).find("halted"), std::string::npos);
+}
+
+// Every vCPU runs into the same breakpoint at once: one stop is reported, the others'
+// hits are kept for their next resume, and once gdb removed the breakpoint those
+// kept hits are dropped (each vCPU then simply steps on) rather than reported as a
+// breakpoint that is no longer there.
+TEST(DebugRun, ABreakpointEveryVcpuHitsIsReportedOnceAndARemovedOneStaysQuiet) {
+    Guest g = start("smp64.elf", std::nullopt, hlt_forced(), 4);
+    KvmTarget& t = *g.target;
+    const std::uint64_t entry = g.at("vcpu_main");
+    ASSERT_TRUE(t.insert_breakpoint(BreakpointKind::Software, entry, 1).is_ok());
+    StopEvent ev = run(t);
+    ASSERT_EQ(ev.kind, StopEvent::Kind::SoftwareBreak) << ev.message;
+    EXPECT_EQ(t.machine().vcpu(ev.thread - 1).get_regs().rip, entry);
+    ASSERT_TRUE(t.remove_breakpoint(BreakpointKind::Software, entry, 1).is_ok());
+    for (unsigned tid = 1; tid <= 4; ++tid) {
+        ev = run_threads(t, {{tid, ResumeKind::Step, std::nullopt}});
+        EXPECT_EQ(ev.kind, StopEvent::Kind::Signal) << "thread " << tid << ": " << ev.message;
+        EXPECT_EQ(ev.thread, tid);
+    }
+    ev = run(t);
+    EXPECT_EQ(ev.kind, StopEvent::Kind::Exited) << ev.message;
 }
 
 TEST(DebugRun, DetachRemovesBreakpointsAndLetsTheGuestFinish) {

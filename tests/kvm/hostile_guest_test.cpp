@@ -81,7 +81,7 @@ TEST_P(HostileFault, UnderTheDebuggerStopsWithSigsegvAndRegistersStayReadable) {
     EXPECT_EQ(*g.console, GetParam().console);
     // The register file keeps the layout gdb knows (the mode at the fault), even where
     // KVM reinitialised the vCPU (AMD: f000:fff0).
-    EXPECT_EQ(t.read_registers().size(), stub::register_layout(t.arch()).g_size());
+    EXPECT_EQ(t.read_registers().size(), stub::register_layout(t.arch(), t.register_features()).g_size());
     const std::uint64_t pc = rip(t);
     EXPECT_TRUE(pc == g.at("fault") || pc == 0xfff0) << std::hex << pc;
     // Memory stays readable too: the faulting instruction's bytes.

@@ -108,11 +108,12 @@ inline debug::TargetOptions hlt_forced() {
 }
 
 inline Guest start(const std::string& name, std::optional<CpuMode> mode = std::nullopt,
-                   debug::TargetOptions opts = {}) {
+                   debug::TargetOptions opts = {}, unsigned cpus = 1) {
     Guest g;
     GuestConfig config;
     config.path = guest_path(name);
     config.mode = mode;
+    config.cpus = cpus;
     auto console = g.console;
     auto lines = g.console_lines;
     auto machine = std::make_unique<Machine>(
@@ -145,6 +146,25 @@ inline stub::StopEvent run(debug::KvmTarget& t, stub::ResumeKind kind = stub::Re
                          testing::UnitTest::GetInstance()->current_test_info()->name());
             std::abort();
         }
+    }
+    t.wait_stopped();
+    EXPECT_EQ(calls->load(), 1);
+    return future.get();
+}
+
+// Resumes the given threads (all-stop: the others stay stopped) and waits, bounded,
+// for the single on_stop call.
+inline stub::StopEvent run_threads(debug::KvmTarget& t, std::vector<stub::ThreadAction> actions) {
+    auto calls = std::make_shared<std::atomic<int>>(0);
+    auto promise = std::make_shared<std::promise<stub::StopEvent>>();
+    auto future = promise->get_future();
+    t.resume_threads(actions, [calls, promise](stub::StopEvent e) {
+        if (calls->fetch_add(1) == 0) promise->set_value(std::move(e));
+    });
+    if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
+        t.interrupt();
+        ADD_FAILURE() << "the guest did not stop within 30 s";
+        if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) std::abort();
     }
     t.wait_stopped();
     EXPECT_EQ(calls->load(), 1);
