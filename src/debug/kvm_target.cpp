@@ -177,27 +177,29 @@ bool KvmTarget::still_a_breakpoint(unsigned index, const StopEvent& ev) const {
     return false;
 }
 
+// A new round with no vCPU running yet; mu_ held.
+void KvmTarget::begin_round(StopHandler on_stop) {
+    Round r;
+    r.handler = std::move(on_stop);
+    r.running.assign(runners_.size(), false);
+    round_ = std::move(r);
+}
+
 void KvmTarget::start_round(std::vector<std::pair<unsigned, stub::ResumeKind>> runs, StopHandler on_stop) {
     // Every runner is resumed before any stop is looked at (on_runner_stop takes mu_
     // first): a vCPU stopping at once must find the others running, so that its
     // kicks reach them.
     std::lock_guard lock(mu_);
-    Round r;
-    r.handler = std::move(on_stop);
-    r.running.assign(runners_.size(), false);
-    for (auto [i, kind] : runs) r.running[i] = true;
-    round_ = std::move(r);
+    begin_round(std::move(on_stop));
+    for (auto [i, kind] : runs) round_->running[i] = true;
     for (auto [i, kind] : runs)
         runners_[i]->resume(kind, [this, i](StopEvent ev) { on_runner_stop(i, std::move(ev)); });
 }
 
 void KvmTarget::deliver_now(unsigned index, StopEvent ev, StopHandler on_stop) {
     std::lock_guard lock(mu_);
-    Round r;
-    r.handler = std::move(on_stop);
-    r.running.assign(runners_.size(), false);
-    r.running[index] = true;
-    round_ = std::move(r);
+    begin_round(std::move(on_stop));
+    round_->running[index] = true;
     ev.thread = index + 1;
     runners_[index]->deliver(std::move(ev), [this, index](StopEvent e) { on_runner_stop(index, std::move(e)); });
 }

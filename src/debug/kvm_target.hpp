@@ -137,6 +137,7 @@ private:
     // Called by runner `index` (on its thread, no lock held) when it stopped.
     void on_runner_stop(unsigned index, stub::StopEvent ev);
     void start_round(std::vector<std::pair<unsigned, stub::ResumeKind>> runs, StopHandler on_stop);
+    void begin_round(StopHandler on_stop);  // mu_ held
     void deliver_now(unsigned index, stub::StopEvent ev, StopHandler on_stop);
     // A pending stop is still worth reporting: not a breakpoint gdb removed since.
     bool still_a_breakpoint(unsigned index, const stub::StopEvent& ev) const;

@@ -129,12 +129,13 @@ inline Guest start(const std::string& name, std::optional<CpuMode> mode = std::n
     return g;
 }
 
-// Resumes and waits (bounded) for the single on_stop call.
-inline stub::StopEvent run(debug::KvmTarget& t, stub::ResumeKind kind = stub::ResumeKind::Continue) {
+// Starts the target with `start(handler)` and waits (bounded) for the single on_stop call.
+template <class Start>
+stub::StopEvent await_one_stop(debug::KvmTarget& t, Start start) {
     auto calls = std::make_shared<std::atomic<int>>(0);
     auto promise = std::make_shared<std::promise<stub::StopEvent>>();
     auto future = promise->get_future();
-    t.resume(kind, std::nullopt, [calls, promise](stub::StopEvent e) {
+    start([calls, promise](stub::StopEvent e) {
         if (calls->fetch_add(1) == 0) promise->set_value(std::move(e));
     });
     if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
@@ -152,23 +153,15 @@ inline stub::StopEvent run(debug::KvmTarget& t, stub::ResumeKind kind = stub::Re
     return future.get();
 }
 
+// Resumes and waits (bounded) for the single on_stop call.
+inline stub::StopEvent run(debug::KvmTarget& t, stub::ResumeKind kind = stub::ResumeKind::Continue) {
+    return await_one_stop(t, [&](debug::KvmTarget::StopHandler h) { t.resume(kind, std::nullopt, std::move(h)); });
+}
+
 // Resumes the given threads (all-stop: the others stay stopped) and waits, bounded,
 // for the single on_stop call.
 inline stub::StopEvent run_threads(debug::KvmTarget& t, std::vector<stub::ThreadAction> actions) {
-    auto calls = std::make_shared<std::atomic<int>>(0);
-    auto promise = std::make_shared<std::promise<stub::StopEvent>>();
-    auto future = promise->get_future();
-    t.resume_threads(actions, [calls, promise](stub::StopEvent e) {
-        if (calls->fetch_add(1) == 0) promise->set_value(std::move(e));
-    });
-    if (future.wait_for(std::chrono::seconds(30)) != std::future_status::ready) {
-        t.interrupt();
-        ADD_FAILURE() << "the guest did not stop within 30 s";
-        if (future.wait_for(std::chrono::seconds(10)) != std::future_status::ready) std::abort();
-    }
-    t.wait_stopped();
-    EXPECT_EQ(calls->load(), 1);
-    return future.get();
+    return await_one_stop(t, [&](debug::KvmTarget::StopHandler h) { t.resume_threads(actions, std::move(h)); });
 }
 
 inline std::uint64_t rip(debug::KvmTarget& t) { return t.machine().vcpu().get_regs().rip; }
