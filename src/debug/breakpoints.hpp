@@ -7,8 +7,8 @@
 //
 // It never touches KVM except through the MemslotSink it is given and the Vcpu passed
 // to apply_guest_debug, so everything else is unit-tested on a GuestMemory with a fake
-// sink. Not thread-safe: used by the session while every vCPU is stopped, or by the
-// one vCPU thread that runs.
+// sink. Not thread-safe by itself: whoever uses it while vCPUs run holds run_mutex()
+// (the runners around each exit, KvmTarget around gdb's calls in non-stop mode).
 #pragma once
 
 #include <cstdint>
@@ -119,6 +119,7 @@ public:
 
     bool any_protected() const { return !protected_pages_.empty(); }
     bool is_protected(std::uint64_t phys) const;
+    bool in_ram(std::uint64_t phys, std::uint64_t len) const { return mem_.contains(phys, len); }
     // An MMIO exit on a protected page: applies the access to RAM (a write over a patch
     // byte becomes the byte to restore; the patch stays) and returns the watchpoint it
     // hit, if any. nullopt also when the access is not in RAM.

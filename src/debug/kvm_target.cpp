@@ -30,6 +30,28 @@ Mechanisms choose_mechanisms(const TargetOptions& options, const DebugProbe& pro
 
 namespace {
 
+// Every vCPU out of KVM_RUN and kept out, and the breakpoint state to ourselves, for
+// the calls that may change the memslots (a patch's page made read-only, a watched
+// page): KVM changes a layout by deleting and re-creating slots, and a vCPU running
+// meanwhile (non-stop mode) would find its RAM gone for that moment (it triple-faulted
+// in a test). In all-stop mode nothing runs and this costs two uncontended locks per vCPU.
+class AllHeld {
+public:
+    AllHeld(BreakpointManager& bps, std::vector<std::unique_ptr<VcpuRunner>>& runners)
+        : bps_lock_(bps.run_mutex()), runners_(runners) {
+        for (auto& r : runners_) r->hold();
+    }
+    ~AllHeld() {
+        for (auto& r : runners_) r->release();
+    }
+    AllHeld(const AllHeld&) = delete;
+    AllHeld& operator=(const AllHeld&) = delete;
+
+private:
+    std::lock_guard<std::recursive_mutex> bps_lock_;
+    std::vector<std::unique_ptr<VcpuRunner>>& runners_;
+};
+
 TextSink or_stderr(TextSink sink) {
     if (sink) return sink;
     return [](std::string_view s) { std::cerr << s << std::flush; };
@@ -53,11 +75,13 @@ KvmTarget::KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options)
               options.watch != WatchMechanism::Auto},
       space_(machine_->memory()),
       breakpoints_(machine_->memory(), space_, choose_mechanisms(options, probe_), vm_memslots(*machine_),
-                   machine_->image(), machine_->system_area(), diag_) {
+                   machine_->image(), machine_->system_area(), diag_),
+      all_stop_(run_, runners_, [this](unsigned i, const StopEvent& ev) { return still_a_breakpoint(i, ev); }),
+      non_stop_(run_, runners_, [this](unsigned i, const StopEvent& ev) { return still_a_breakpoint(i, ev); }) {
     for (unsigned i = 0; i < machine_->vcpu_count(); ++i)
         runners_.push_back(std::make_unique<VcpuRunner>(*machine_, machine_->vcpu(i), breakpoints_, diag_, i));
-    pending_.resize(runners_.size());
-    last_stop_ = runners_[0]->last_stop();
+    run_.pending.resize(runners_.size());
+    run_.last_stop = runners_[0]->last_stop();
 #ifdef KVM_CAP_EXIT_ON_EMULATION_FAILURE
     // An instruction KVM's emulator cannot do on a protected page exits to us at
     // every CPL (run_one_unprotected runs it natively), instead of giving the guest
@@ -66,6 +90,16 @@ KvmTarget::KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options)
         machine_->vm().enable_cap(KVM_CAP_EXIT_ON_EMULATION_FAILURE, 1);
 #endif
     for (auto& r : runners_) r->set_mode_watch(mode_watch_);
+    for (auto& r : runners_)
+        r->set_peers([this](unsigned self, bool hold) {
+            for (auto& other : runners_) {
+                if (other->index() == self) continue;
+                if (hold)
+                    other->hold();
+                else
+                    other->release();
+            }
+        });
     for (auto& r : runners_) r->start();
 }
 
@@ -74,8 +108,8 @@ KvmTarget::~KvmTarget() {
     // they must get there before any runner is told to quit. Nobody hears of that
     // stop: the target is going.
     {
-        std::lock_guard lock(mu_);
-        destroying_ = true;
+        std::lock_guard lock(run_.mu);
+        run_.destroying = true;
     }
     try {
         interrupt();
@@ -88,21 +122,8 @@ KvmTarget::~KvmTarget() {
 // ---------------------------------------------------------------------------
 // Run control
 
-// All-stop over several vCPUs (stub/debug_target.hpp, ALL-STOP). A resume is a
-// Round: the listed vCPUs run, each on its runner's thread. The first to stop for a
-// reason of its own becomes the stop to report: the others are kicked out of
-// KVM_RUN, and once all are stopped the handler is called once, on the reporting
-// runner's thread. A kicked vCPU that stopped for a reason of its own (a step done,
-// a breakpoint hit at the same moment) keeps that stop pending: it is reported, without
-// running the guest, the next time gdb resumes that vCPU (as gdbserver does). A vCPU
-// that halts is done: it is not reported while another one runs, and the guest
-// ends (W00) when every vCPU has halted. The exit port and a crash end the guest.
-
-bool KvmTarget::Round::any_running() const {
-    for (bool r : running)
-        if (r) return true;
-    return false;
-}
+// Two ways of running the vCPUs: all-stop rounds (all_stop.hpp) and non-stop
+// mode (non_stop.hpp); both report through the runners and share run_.
 
 void KvmTarget::resume(stub::ResumeKind kind, std::optional<std::uint8_t> signal, StopHandler on_stop) {
     // The selected vCPU does `kind`, every other one continues.
@@ -118,53 +139,9 @@ void KvmTarget::resume(stub::ResumeKind kind, std::optional<std::uint8_t> signal
 }
 
 void KvmTarget::resume_threads(std::span<const stub::ThreadAction> actions, StopHandler on_stop) {
-    std::vector<std::pair<unsigned, stub::ResumeKind>> runs;
-    std::optional<unsigned> first;
-    {
-        std::unique_lock lock(mu_);
-        if (round_) throw std::logic_error("KvmTarget::resume while running");
-        if (final_) {
-            // The guest ended. After an exit (W) or a kill (X) that is said again; after
-            // a crash stop the next resume ends it with that signal (X: gdb prints
-            // "Program terminated with signal ...", gdb.base/exitsignal).
-            StopEvent ev = *final_;
-            if (ev.kind != StopEvent::Kind::Exited && ev.kind != StopEvent::Kind::Terminated) {
-                ev.kind = StopEvent::Kind::Terminated;
-                ev.address = 0;
-                ev.message.clear();
-                final_ = ev;
-            }
-            lock.unlock();
-            return deliver_now(0, ev, std::move(on_stop));
-        }
-        for (const auto& a : actions) {
-            if (a.tid < 1 || a.tid > runners_.size()) continue;
-            const unsigned i = a.tid - 1;
-            if (!first) first = i;
-            if (pending_[i]) {
-                // A stop this vCPU had when another one was reported: say it now, unless
-                // it was a breakpoint gdb has removed since (gdbserver drops those too:
-                // the vCPU is at the breakpoint's address and simply runs on from there).
-                StopEvent ev = std::move(*pending_[i]);
-                pending_[i].reset();
-                if (!still_a_breakpoint(i, ev)) {
-                    if (!runners_[i]->halted()) runs.emplace_back(i, a.kind);
-                    continue;
-                }
-                lock.unlock();
-                return deliver_now(i, ev, std::move(on_stop));
-            }
-            if (!runners_[i]->halted()) runs.emplace_back(i, a.kind);
-        }
-    }
-    if (!first) throw std::invalid_argument("KvmTarget::resume_threads: no such thread");
-    if (runs.empty()) {
-        // Every vCPU gdb resumed has halted, and some other one has not (else the
-        // guest would have ended): nothing can run, so that is the stop.
-        StopEvent ev = signal_stop(kSigTrap, "vCPU " + std::to_string(*first) + " has halted");
-        return deliver_now(*first, ev, std::move(on_stop));
-    }
-    start_round(std::move(runs), std::move(on_stop));
+    // The mode changes only between the session's calls, never under them.
+    if (non_stop()) return non_stop_.resume(actions, std::move(on_stop));
+    all_stop_.resume(actions, std::move(on_stop));
 }
 
 bool KvmTarget::still_a_breakpoint(unsigned index, const StopEvent& ev) const {
@@ -177,90 +154,41 @@ bool KvmTarget::still_a_breakpoint(unsigned index, const StopEvent& ev) const {
     return false;
 }
 
-// A new round with no vCPU running yet; mu_ held.
-void KvmTarget::begin_round(StopHandler on_stop) {
-    Round r;
-    r.handler = std::move(on_stop);
-    r.running.assign(runners_.size(), false);
-    round_ = std::move(r);
-}
-
-void KvmTarget::start_round(std::vector<std::pair<unsigned, stub::ResumeKind>> runs, StopHandler on_stop) {
-    // Every runner is resumed before any stop is looked at (on_runner_stop takes mu_
-    // first): a vCPU stopping at once must find the others running, so that its
-    // kicks reach them.
-    std::lock_guard lock(mu_);
-    begin_round(std::move(on_stop));
-    for (auto [i, kind] : runs) round_->running[i] = true;
-    for (auto [i, kind] : runs)
-        runners_[i]->resume(kind, [this, i](StopEvent ev) { on_runner_stop(i, std::move(ev)); });
-}
-
-void KvmTarget::deliver_now(unsigned index, StopEvent ev, StopHandler on_stop) {
-    std::lock_guard lock(mu_);
-    begin_round(std::move(on_stop));
-    round_->running[index] = true;
-    ev.thread = index + 1;
-    runners_[index]->deliver(std::move(ev), [this, index](StopEvent e) { on_runner_stop(index, std::move(e)); });
-}
-
-void KvmTarget::on_runner_stop(unsigned index, StopEvent ev) {
-    VcpuRunner& runner = *runners_[index];
-    std::unique_lock lock(mu_);
-    if (!round_) return;  // cannot happen: every runner resume belongs to a round
-    Round& round = *round_;
-    round.running[index] = false;
-    if (round.stopping) {
-        // Kicked because another vCPU stopped: a SIGINT is our own kick; anything else
-        // is this vCPU's own stop, kept for its next resume. A halt needs no report.
-        const bool kicked = ev.kind == StopEvent::Kind::Signal && ev.signal == kSigInt;
-        if (!kicked && !runner.halted()) pending_[index] = std::move(ev);
-        cv_.notify_all();
+void KvmTarget::interrupt() {
+    if (non_stop()) {
+        for (unsigned tid : threads()) non_stop_.stop_thread(tid);
         return;
     }
-    if (runner.halted() && ev.kind == StopEvent::Kind::Exited) {
-        bool all_halted = true;
-        for (const auto& r : runners_) all_halted = all_halted && r->halted();
-        if (!all_halted) {
-            if (round.any_running()) return;  // the others go on
-            ev = signal_stop(kSigTrap, "vCPU " + std::to_string(index) + " has halted");
-            ev.thread = index + 1;
-        }
-    }
-    round.stopping = true;
-    const bool ends = ev.kind == StopEvent::Kind::Exited || ev.kind == StopEvent::Kind::Terminated ||
-                      (runner.finished() && !runner.halted());
-    if (ends && !final_) final_ = ev;
-    // Stop every other vCPU of the round before anyone hears of this stop.
-    lock.unlock();
-    for (std::size_t j = 0; j < runners_.size(); ++j)
-        if (j != index) runners_[j]->interrupt();
-    lock.lock();
-    cv_.wait(lock, [&] { return !round_->any_running(); });
-    StopHandler handler = std::move(round_->handler);
-    round_.reset();
-    last_stop_ = ev;
-    const bool destroying = destroying_;
-    lock.unlock();
-    cv_.notify_all();
-    if (handler && !destroying) handler(std::move(ev));
-}
-
-void KvmTarget::interrupt() {
     for (auto& r : runners_) r->interrupt();
 }
 
-void KvmTarget::wait_stopped() {
+TargetStatus KvmTarget::set_non_stop(bool on) {
+    bool all_stopped;
     {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return !round_; });
+        std::lock_guard lock(run_.mu);
+        all_stopped = !all_stop_.running();
     }
+    return non_stop_.set_enabled(on, all_stopped);
+}
+
+void KvmTarget::stop_thread(unsigned tid) {
+    if (non_stop()) return non_stop_.stop_thread(tid);
+    interrupt();
+}
+
+bool KvmTarget::non_stop() const {
+    std::lock_guard lock(run_.mu);
+    return non_stop_.enabled();
+}
+
+void KvmTarget::wait_stopped() {
+    all_stop_.wait_idle();
     for (auto& r : runners_) r->wait_stopped();
 }
 
 StopEvent KvmTarget::last_stop() const {
-    std::lock_guard lock(mu_);
-    return last_stop_;
+    std::lock_guard lock(run_.mu);
+    return run_.last_stop;
 }
 
 std::vector<unsigned> KvmTarget::threads() const {
@@ -285,16 +213,18 @@ TargetStatus KvmTarget::select_thread(unsigned tid) {
 }
 
 void KvmTarget::remove_all_breakpoints() {
-    wait_stopped();
+    if (!non_stop()) wait_stopped();  // in non-stop mode vCPUs may run on meanwhile
+    AllHeld held(breakpoints_, runners_);
     breakpoints_.remove_all();
 }
 
 void KvmTarget::detach() {
+    set_non_stop(false);  // every vCPU stopped, unreported; then all-stop's continue
     remove_all_breakpoints();
     bool ended;
     {
-        std::lock_guard lock(mu_);
-        ended = final_.has_value();
+        std::lock_guard lock(run_.mu);
+        ended = run_.final.has_value();
     }
     if (ended) return;
     std::vector<stub::ThreadAction> all;  // every vCPU continues, nobody hears of the end
@@ -303,16 +233,17 @@ void KvmTarget::detach() {
 }
 
 void KvmTarget::kill() {
+    set_non_stop(false);  // every vCPU stopped, unreported
     interrupt();
     wait_stopped();
     for (auto& r : runners_) r->kill();
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(run_.mu);
     StopEvent killed;
     killed.kind = StopEvent::Kind::Terminated;
     killed.signal = kSigKill;
     killed.message = "killed";
-    final_ = killed;
-    last_stop_ = *final_;
+    run_.final = killed;
+    run_.last_stop = *run_.final;
 }
 
 // ---------------------------------------------------------------------------
@@ -333,6 +264,8 @@ stub::TargetCapabilities KvmTarget::capabilities() const {
     c.access_watchpoints = m.watch == WatchMechanism::DebugRegisters || pages;
     c.read_watchpoints = false;
     c.single_step = probe_.single_step;
+    c.non_stop = true;
+    c.memory_while_running = true;  // guest RAM is host memory; see "Non-stop" above
     return c;
 }
 
@@ -351,21 +284,31 @@ TargetStatus KvmTarget::write_register(unsigned regnum, std::span<const std::uin
 // ---------------------------------------------------------------------------
 // Memory, breakpoints and watchpoints
 
-PagingState KvmTarget::paging() const { return paging_of(selected().registers().sregs()); }
+// The selected vCPU's paging; while it runs (non-stop), the paging it was resumed with.
+PagingState KvmTarget::paging() const {
+    const VcpuRunner& r = selected();
+    return r.running() ? r.paging_when_resumed() : paging_of(r.registers().sregs());
+}
 
+// In non-stop mode these come while vCPUs run: run_mutex puts them between the
+// runners' exits (breakpoints.hpp).
 std::size_t KvmTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> out) {
+    std::lock_guard bps(breakpoints_.run_mutex());
     return breakpoints_.read_memory(paging(), addr, out);
 }
 
 std::size_t KvmTarget::write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) {
+    std::lock_guard bps(breakpoints_.run_mutex());
     return breakpoints_.write_memory(paging(), addr, in);
 }
 
 TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t addr, std::uint64_t length) {
+    AllHeld held(breakpoints_, runners_);
     InsertContext ctx;
     ctx.paging = paging();
     ctx.pcs_phys = [this, &ctx] {
-        std::vector<std::uint64_t> pcs;  // every vCPU's: none may run on a hole
+        // Every vCPU's (held, if it runs): none may run on a hole.
+        std::vector<std::uint64_t> pcs;
         for (const auto& runner : runners_) {
             const VcpuRegisters& r = runner->registers();
             if (auto t = space_.to_phys(ctx.paging, linear_pc(r.regs(), r.sregs()))) pcs.push_back(t->first);
@@ -376,10 +319,12 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
 }
 
 TargetStatus KvmTarget::remove_breakpoint(BreakpointKind kind, std::uint64_t addr, std::uint64_t length) {
+    AllHeld held(breakpoints_, runners_);
     return breakpoints_.remove(kind, addr, length);
 }
 
 TargetStatus KvmTarget::monitor(std::string_view command, std::string& output) {
+    std::lock_guard bps(breakpoints_.run_mutex());  // other vCPUs may run (non-stop)
     Monitor m(*machine_, space_, breakpoints_, probe_, forced_, mode_watch_);
     return m.run(command, output, selected().registers());
 }

@@ -1,26 +1,30 @@
 // The KVM debug target: stub::DebugTarget on top of one Machine. It ties together
 // parts that each own their state, with the arrows one way
-// (KvmTarget -> VcpuRunner -> BreakpointManager -> AddressSpace):
-//   vcpu_runner     the vCPU's thread, run loop, kick and stepping (one per vCPU);
+// (KvmTarget -> AllStopRounds / NonStopRuns -> VcpuRunner -> BreakpointManager
+// -> AddressSpace):
+//   all_stop        all-stop rounds over the vCPUs (the default);
+//   non_stop        non-stop mode (QNonStop:1): each vCPU stops alone;
+//   run_state       what those two share: kept stops, the guest's end, the last stop;
+//   vcpu_runner     the vCPU's thread, run loop, kick, hold and stepping (one per vCPU);
 //   register_access g/G/p/P on one vCPU and its cached register layout;
 //   breakpoints     patches, DR0-DR3 slots, page-protection watchpoints and the
 //                   memslot layout, shared by all vCPUs;
 //   address_space   gdb address -> guest-physical, `monitor phys`;
 //   monitor         `monitor CMD`.
 //
-// Threading (VcpuRunner): the vCPU runs on its own std::thread, started with the target. resume()
-// hands it a command under a mutex and returns; the thread loops KVM_RUN, lets the
-// Machine service the exits that are the VMM's (console, exit port, MMIO devices),
-// and on a stop stores last_stop() and calls the handler exactly once, on the vCPU
+// Threading (VcpuRunner): each vCPU runs on its own std::thread, started with the
+// target. resume() hands it a command under a mutex and returns; the thread loops
+// KVM_RUN, lets the Machine service the exits that are the VMM's (console, exit
+// port, MMIO devices), and on a stop calls the handler exactly once, on the vCPU
 // thread, with no lock held. interrupt() sets kvm_run->immediate_exit and kicks the
-// thread with SIGUSR1 (no SA_RESTART), so KVM_RUN returns EINTR -> SIGINT stop. All
-// other calls (registers, memory, breakpoints) are made by the session while the
-// target is stopped; they run on the caller's thread. With several vCPUs (one runner
-// each, one BreakpointManager) that holds in all-stop mode: every runner is stopped
-// before a stop is reported (KvmTarget's Round, kvm_target.cpp). While vCPUs run
-// together their exits reach the BreakpointManager one at a time (its run_mutex);
-// run_one_unprotected lifts the page protection of the whole VM for one instruction,
-// so another running vCPU's write to a watched page in that window is not seen.
+// thread with SIGUSR1 (no SA_RESTART), so KVM_RUN returns EINTR -> SIGINT stop.
+// gdb's calls run on the session's thread. In all-stop mode they come while every
+// vCPU is stopped. In non-stop mode memory, breakpoint and monitor calls come while
+// vCPUs run: they take the BreakpointManager's run_mutex (every runner takes it
+// around each exit it handles), and those that may change the memslots also hold
+// every vCPU out of KVM_RUN meanwhile (AllHeld, VcpuRunner::hold). A vCPU that runs
+// one instruction with the page protection lifted holds the others the same way
+// (unprotected_step.hpp), so no write to a watched page goes unseen.
 //
 // Addresses: gdb's addresses are linear (CS.base + offset). In the flat 32- and
 // 64-bit modes that is the offset itself. In real mode the pc gdb sees is linear too
@@ -50,8 +54,11 @@
 #include <vector>
 
 #include "debug/address_space.hpp"
+#include "debug/all_stop.hpp"
 #include "debug/breakpoints.hpp"
 #include "debug/monitor.hpp"
+#include "debug/non_stop.hpp"
+#include "debug/run_state.hpp"
 #include "debug/probe.hpp"
 #include "debug/vcpu_runner.hpp"
 #include "stub/debug_target.hpp"
@@ -90,6 +97,9 @@ public:
     std::string thread_extra_info(unsigned tid) const override;
     stub::TargetStatus select_thread(unsigned tid) override;
     void resume_threads(std::span<const stub::ThreadAction> actions, StopHandler on_stop) override;
+    // NON-STOP (stub/debug_target.hpp): each vCPU stops alone (non_stop.hpp).
+    stub::TargetStatus set_non_stop(bool on) override;
+    void stop_thread(unsigned tid) override;
 
     stub::Arch arch() const override;
     stub::TargetCapabilities capabilities() const override;
@@ -121,26 +131,14 @@ public:
     void wait_stopped();
 
 private:
-    // One resume of some vCPUs (all-stop): the first of them to stop is reported once
-    // every other one is out of KVM_RUN too.
-    struct Round {
-        StopHandler handler;
-        std::vector<bool> running;  // by vCPU index
-        bool stopping = false;      // a stop is being reported; the others were kicked
-        bool any_running() const;
-    };
-
     // The vCPU gdb's register, memory and monitor calls act on (select_thread).
     VcpuRunner& selected() const { return *runners_[selected_.load()]; }
     // The paging state gdb's addresses are translated under (the selected vCPU's).
     PagingState paging() const;
-    // Called by runner `index` (on its thread, no lock held) when it stopped.
-    void on_runner_stop(unsigned index, stub::StopEvent ev);
-    void start_round(std::vector<std::pair<unsigned, stub::ResumeKind>> runs, StopHandler on_stop);
-    void begin_round(StopHandler on_stop);  // mu_ held
-    void deliver_now(unsigned index, stub::StopEvent ev, StopHandler on_stop);
     // A pending stop is still worth reporting: not a breakpoint gdb removed since.
     bool still_a_breakpoint(unsigned index, const stub::StopEvent& ev) const;
+
+    bool non_stop() const;
 
     std::unique_ptr<Machine> machine_;
     const DebugProbe& probe_;
@@ -151,14 +149,11 @@ private:
     ModeChangeWatch mode_watch_;  // monitor break-on-mode-change, read by every runner
     std::atomic<unsigned> selected_{0};
 
-    // Guarded by mu_: the resume in progress, the stops not yet reported, the end.
-    mutable std::mutex mu_;
-    std::condition_variable cv_;
-    std::optional<Round> round_;
-    std::vector<std::optional<stub::StopEvent>> pending_;  // by vCPU index
-    std::optional<stub::StopEvent> final_;  // the guest ended (exit, crash, kill)
-    bool destroying_ = false;               // in ~KvmTarget: stops are not reported
-    stub::StopEvent last_stop_;
+    // The stops kept, the guest's end, the last stop, and their mutex, shared by the
+    // two ways of running the vCPUs.
+    RunState run_;
+    AllStopRounds all_stop_;
+    NonStopRuns non_stop_;
 
     // Last: their destructors stop and join the vCPU threads before the rest goes.
     std::vector<std::unique_ptr<VcpuRunner>> runners_;

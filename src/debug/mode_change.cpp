@@ -1,5 +1,7 @@
 #include "debug/mode_change.hpp"
 
+#include "debug/stop_events.hpp"
+#include "util/hex.hpp"
 #include "x86/cpu_mode.hpp"
 
 namespace kvmgdb::debug {
@@ -38,6 +40,39 @@ std::string describe_mode_change(const ModeSignature& before, const ModeSignatur
     std::string text = mode_name(before) + " -> " + mode_name(after);
     if (!bits.empty()) text += " (" + bits + ")";
     return text;
+}
+
+// KVM exits to user space on no write to CR0 or CR4 (it handles them in the kernel;
+// only EFER could be caught, by an MSR filter), hence the stepping.
+stub::StopEvent step_watching_mode(ModeChangeWatch& watch, const ModeStepping& vcpu, bool step) {
+    using stub::StopEvent;
+    const ModeSignature before = mode_signature(vcpu.sregs());
+    std::uint64_t steps = 0;
+    struct Count {
+        ModeChangeWatch& watch;
+        std::uint64_t& steps;
+        ~Count() { watch.count_steps(steps); }
+    } count{watch, steps};
+    for (;;) {
+        StopEvent ev = vcpu.step_one();
+        ++steps;
+        const bool plain_step = ev.kind == StopEvent::Kind::Signal && ev.signal == kSigTrap && ev.message.empty();
+        if (!vcpu.finished()) {
+            const ModeSignature after = mode_signature(vcpu.sregs());
+            if (mode_changed(before, after)) {
+                const std::string text = describe_mode_change(before, after);
+                watch.record("vCPU " + std::to_string(vcpu.vcpu_index) + " at " + hex(vcpu.pc()) + ": " + text);
+                ev.console = "kvmgdb: mode change: " + text + "\n";
+                if (plain_step)
+                    ev.message = "mode change: " + text;  // the runner writes it to its diag sink
+                else if (vcpu.diag)
+                    vcpu.diag(ev.console);  // a breakpoint or watchpoint says why it stopped, too
+                return ev;
+            }
+        }
+        if (step || !plain_step) return ev;
+        if (!watch.enabled()) return vcpu.run_on();  // turned off meanwhile (non-stop)
+    }
 }
 
 }  // namespace kvmgdb::debug

@@ -11,8 +11,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
+
+#include "devices/port_io.hpp"
+#include "stub/debug_target.hpp"
 
 namespace kvmgdb::debug {
 
@@ -67,5 +71,22 @@ private:
     mutable std::mutex mu_;
     std::string last_;
 };
+
+// What step_watching_mode needs of the vCPU it runs (VcpuRunner gives its own).
+struct ModeStepping {
+    unsigned vcpu_index = 0;
+    std::function<stub::StopEvent()> step_one;  // one instruction, the watch left out
+    std::function<stub::StopEvent()> run_on;    // the rest of a continue, the watch left out
+    std::function<kvm_sregs()> sregs;
+    std::function<std::uint64_t()> pc;  // linear
+    std::function<bool()> finished;     // the guest ended or crashed
+    TextSink diag;
+};
+
+// A resume while the watch is on: every instruction is stepped and the mode compared
+// after it (one exit per instruction: docs/modes.md, "Breaking on mode changes").
+// A continue (`step` false) steps until another stop or a change; a step checks its
+// one instruction. A change is recorded in `watch` and said on the stop's console.
+stub::StopEvent step_watching_mode(ModeChangeWatch& watch, const ModeStepping& vcpu, bool step);
 
 }  // namespace kvmgdb::debug

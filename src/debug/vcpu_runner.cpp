@@ -5,11 +5,12 @@
 #include <variant>
 
 #include "debug/address_space.hpp"
+#include "debug/debug_exit.hpp"
 #include "debug/kick.hpp"
 #include "debug/mode_change.hpp"
 #include "debug/register_checks.hpp"
 #include "debug/stop_events.hpp"
-#include "util/hex.hpp"
+#include "debug/unprotected_step.hpp"
 
 namespace kvmgdb::debug {
 
@@ -55,6 +56,14 @@ void VcpuRunner::kill() {
     finished_ = true;
     std::lock_guard lock(mu_);
     last_stop_ = StopEvent{StopEvent::Kind::Terminated, kSigKill, 0, 0, "killed"};
+}
+
+// A HLT exit at a linear address whose byte is no HLT (0xF4) now: the HLT was a patch
+// that gdb removed meanwhile (HLT is one byte; rip is past it).
+bool VcpuRunner::removed_patch_at(std::uint64_t addr) const {
+    std::uint8_t byte = kHlt;
+    const std::size_t n = bps_.read_memory(paging_of(vcpu_.get_sregs()), addr, std::span<std::uint8_t>(&byte, 1));
+    return n == 1 && byte != kHlt;
 }
 
 std::uint64_t VcpuRunner::linear_pc() const { return debug::linear_pc(vcpu_.get_regs(), vcpu_.get_sregs()); }
@@ -114,10 +123,12 @@ void VcpuRunner::thread_main() {
 }
 
 void VcpuRunner::resume(stub::ResumeKind kind, StopHandler on_stop) {
+    const PagingState paging = paging_of(vcpu_.get_sregs());  // stopped: does not block
     {
         std::lock_guard lock(mu_);
         if (state_ == State::Running) throw std::logic_error("VcpuRunner::resume while running");
         state_ = State::Running;
+        paging_when_resumed_ = paging;
         command_ = Command{kind, std::move(on_stop), std::nullopt};
     }
     cv_.notify_all();
@@ -133,17 +144,69 @@ void VcpuRunner::deliver(StopEvent ev, StopHandler on_stop) {
     cv_.notify_all();
 }
 
+PagingState VcpuRunner::paging_when_resumed() const {
+    std::lock_guard lock(mu_);
+    return paging_when_resumed_;
+}
+
 bool VcpuRunner::running() const {
     std::lock_guard lock(mu_);
     return state_ == State::Running;
 }
 
 void VcpuRunner::interrupt() {
-    std::lock_guard lock(mu_);
-    if (state_ != State::Running) return;
-    interrupt_requested_ = true;
-    vcpu_.run_state().immediate_exit = 1;
-    kick_thread(thread_handle_);
+    {
+        std::lock_guard lock(mu_);
+        if (state_ != State::Running) return;
+        interrupt_requested_ = true;
+        vcpu_.run_state().immediate_exit = 1;
+        kick_thread(thread_handle_);
+    }
+    cv_.notify_all();  // a held vCPU (run_guest) stops too
+}
+
+void VcpuRunner::hold() {
+    std::unique_lock lock(mu_);
+    ++holds_;
+    if (in_guest_) {
+        vcpu_.run_state().immediate_exit = 1;
+        kick_thread(thread_handle_);
+    }
+    cv_.wait(lock, [&] { return !in_guest_; });
+}
+
+void VcpuRunner::release() {
+    {
+        std::lock_guard lock(mu_);
+        --holds_;
+    }
+    cv_.notify_all();
+}
+
+// Every KVM_RUN goes through here, so that hold() can keep the vCPU out. A kick
+// (interrupt(), hold()) sets immediate_exit: KVM_RUN then returns EINTR at once, also
+// when the kick came just before the ioctl. `finish_only` (finish_instruction)
+// completes a pending I/O or MMIO exit without entering the guest, held or not.
+VcpuExit VcpuRunner::run_guest(bool finish_only) {
+    kvm_run& run = vcpu_.run_state();
+    {
+        std::unique_lock lock(mu_);
+        if (!finish_only) cv_.wait(lock, [&] { return holds_ == 0 || quit_ || interrupt_requested_; });
+        run.immediate_exit = finish_only || interrupt_requested_ ? 1 : 0;
+        in_guest_ = true;
+    }
+    struct OutOfGuest {
+        VcpuRunner& r;
+        ~OutOfGuest() {
+            {
+                std::lock_guard lock(r.mu_);
+                r.in_guest_ = false;
+                r.vcpu_.run_state().immediate_exit = r.interrupt_requested_ ? 1 : 0;
+            }
+            r.cv_.notify_all();
+        }
+    } out{*this};
+    return vcpu_.run();
 }
 
 void VcpuRunner::wait_stopped() {
@@ -175,46 +238,21 @@ StopEvent VcpuRunner::execute(stub::ResumeKind kind) {
     return run_until_stop(kind == stub::ResumeKind::Step);
 }
 
-// `monitor break-on-mode-change on`. KVM exits to user space on no write to CR0 or
-// CR4 (it handles them in the kernel; only EFER could be caught, by an MSR filter),
-// so while the watch is on every instruction is single-stepped and the mode compared
-// after it: one exit per instruction (docs/modes.md, "Breaking on mode changes").
-// A continue steps until another stop or a change; a step checks its one instruction.
-StopEvent VcpuRunner::step_watching_mode(ModeChangeWatch& watch, bool step) {
-    const ModeSignature before = mode_signature(vcpu_.get_sregs());
-    std::uint64_t steps = 0;
-    struct Count {
-        ModeChangeWatch& watch;
-        std::uint64_t& steps;
-        ~Count() { watch.count_steps(steps); }
-    } count{watch, steps};
-    for (;;) {
-        StopEvent ev = run_until_stop(true, false);
-        ++steps;
-        const bool plain_step = ev.kind == StopEvent::Kind::Signal && ev.signal == kSigTrap && ev.message.empty();
-        if (!finished_) {
-            const ModeSignature after = mode_signature(vcpu_.get_sregs());
-            if (mode_changed(before, after)) {
-                const std::string text = describe_mode_change(before, after);
-                watch.record("vCPU " + std::to_string(index_) + " at " + hex(linear_pc()) + ": " + text);
-                ev.console = "kvmgdb: mode change: " + text + "\n";
-                if (plain_step)
-                    ev.message = "mode change: " + text;  // thread_main writes it to the diag sink
-                else
-                    diag_(ev.console);  // a breakpoint or watchpoint says why it stopped, too
-                return ev;
-            }
-        }
-        if (step || !plain_step) return ev;
-        if (!watch.enabled()) return run_until_stop(false, false);  // turned off meanwhile (non-stop)
-    }
-}
-
 StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
-    if (ModeChangeWatch* w = mode_watch_.load(); watch_mode && w && w->enabled()) return step_watching_mode(*w, step);
+    if (ModeChangeWatch* w = mode_watch_.load(); watch_mode && w && w->enabled()) {
+        ModeStepping how;
+        how.vcpu_index = index_;
+        how.step_one = [this] { return run_until_stop(true, false); };
+        how.run_on = [this] { return run_until_stop(false, false); };
+        how.sregs = [this] { return vcpu_.get_sregs(); };
+        how.pc = [this] { return linear_pc(); };
+        how.finished = [this] { return finished_; };
+        how.diag = diag_;
+        return step_watching_mode(*w, how, step);
+    }
     bps_.apply_guest_debug(vcpu_, step);
     for (;;) {
-        VcpuExit e = vcpu_.run();
+        VcpuExit e = run_guest(false);
         {
             std::lock_guard lock(mu_);
             if (std::holds_alternative<exit::Interrupted>(e)) {
@@ -227,7 +265,16 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
         }
         if (auto* ie = std::get_if<exit::InternalError>(&e);
             ie && ie->suberror == KVM_INTERNAL_ERROR_EMULATION && bps_.any_protected()) {
-            if (auto ev = run_one_unprotected()) return *ev;
+            UnprotectedStep how{vcpu_, bps_, [this] { return run_guest(false); },
+                                [this] {
+                                    std::lock_guard lock(mu_);
+                                    return interrupt_requested_;
+                                },
+                                [this](const VcpuExit& ex) { return handle_exit(ex); },
+                                [this](bool hold) {
+                                    if (peers_) peers_(index_, hold);
+                                }};
+            if (auto ev = run_one_unprotected(how)) return *ev;
             if (step) return signal_stop(kSigTrap);
             bps_.apply_guest_debug(vcpu_, step);
             continue;
@@ -251,50 +298,7 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
     // Other vCPUs' exits wait: the breakpoint state is shared (breakpoints.hpp).
     std::lock_guard bps_lock(bps_.run_mutex());
     Vcpu& vcpu = vcpu_;
-    if (auto* d = std::get_if<exit::Debug>(&e)) {
-        if (d->exception == 1) {
-            const DebugRegisterSlots& drs = bps_.debug_registers();
-            const std::uint8_t hits = drs.enabled_hits(d->dr6);
-            for (int i = 0; i < kDebugSlots; ++i) {
-                if (!(hits & (1u << i))) continue;
-                const DebugSlot& slot = drs.slots()[static_cast<std::size_t>(i)];
-                StopEvent ev;
-                switch (slot.kind) {
-                case DebugKind::Execute: ev.kind = StopEvent::Kind::HardwareBreak; break;
-                case DebugKind::Write: ev.kind = StopEvent::Kind::Watch; break;
-                case DebugKind::ReadWrite: ev.kind = StopEvent::Kind::AccessWatch; break;
-                }
-                ev.signal = kSigTrap;
-                ev.address = slot.addr;
-                return ev;
-            }
-            // A single step (DR6.BS), or a #DB we did not ask for: a plain SIGTRAP stop.
-            return signal_stop(kSigTrap);
-        }
-        if (d->exception == 3) {
-            // int3 intercepted: rip is at the int3 (VMX and SVM both report the
-            // instruction, not the address after it), so only a patch at rip is ours. A
-            // guest int3 on the byte after one of our patches is the guest's own.
-            const Patch* patch = bps_.patch_at(linear_pc());
-            if (!patch) {
-                // The guest's own int3: hand the #BP back to the guest's IDT, as if no
-                // debugger were there (QEMU's KVM code does the same). KVM injects it as
-                // a software exception with the intercepted instruction's length, so
-                // the guest sees the return address after the int3.
-                kvm_vcpu_events events = vcpu.get_vcpu_events();
-                events.exception.injected = 1;
-                events.exception.nr = 3;
-                events.exception.has_error_code = 0;
-                events.exception.error_code = 0;
-                vcpu.set_vcpu_events(events);
-                return std::nullopt;
-            }
-            StopEvent ev = signal_stop(kSigTrap);
-            ev.kind = patch->software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
-            return ev;
-        }
-        return signal_stop(kSigTrap, "debug exception " + std::to_string(d->exception));
-    }
+    if (auto* d = std::get_if<exit::Debug>(&e)) return debug_exit_stop(*d, bps_, vcpu);
     if (std::holds_alternative<exit::Hlt>(e)) {
         // rip is past the HLT: one of our patches when rip-1 is a breakpoint address.
         const Patch* patch = bps_.patch_at(linear_pc() - 1);
@@ -307,6 +311,15 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
             ev.signal = kSigTrap;
             return ev;
         }
+        if (removed_patch_at(linear_pc() - 1)) {
+            // gdb removed the breakpoint while this vCPU was on its way out of KVM_RUN
+            // from it (non-stop: the others run while gdb inserts and removes): the
+            // guest's own instruction is back at rip-1 and runs now, unreported.
+            kvm_regs r = vcpu.get_regs();
+            r.rip -= 1;
+            vcpu.set_regs(r);
+            return std::nullopt;
+        }
         finished_ = true;
         halted_ = true;
         StopEvent ev;
@@ -316,7 +329,10 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
         return ev;
     }
     if (auto* m = std::get_if<exit::Mmio>(&e)) {
-        if (bps_.is_protected(m->addr)) return handle_protected_mmio(*m);
+        // A protected page; or one that was when this vCPU's access exited, and that
+        // gdb unprotected since (a watchpoint removed while the vCPU runs): the access
+        // still goes to RAM, not to the devices.
+        if (bps_.is_protected(m->addr) || bps_.in_ram(m->addr, m->len)) return handle_protected_mmio(*m);
     }
     auto outcome = machine_.service_exit(e, index_);
     if (!outcome) return std::nullopt;
@@ -356,110 +372,14 @@ std::optional<StopEvent> VcpuRunner::handle_protected_mmio(const exit::Mmio& m) 
 // services exits until KVM says EINTR. A stop found on the way (a debug exit: the
 // single-step trap, a debug register; the guest's end) is returned.
 std::optional<StopEvent> VcpuRunner::finish_instruction() {
-    kvm_run& run = vcpu_.run_state();
     std::optional<StopEvent> stop;
     for (;;) {
-        {
-            std::lock_guard lock(mu_);
-            run.immediate_exit = 1;
-        }
-        VcpuExit e = vcpu_.run();
-        {
-            std::lock_guard lock(mu_);
-            run.immediate_exit = interrupt_requested_ ? 1 : 0;
-        }
+        VcpuExit e = run_guest(true);
         if (std::holds_alternative<exit::Interrupted>(e)) return stop;
         auto ev = handle_exit(e);
         if (std::holds_alternative<exit::Debug>(e)) return ev;
         if (ev) return ev;
     }
-}
-
-// KVM's instruction emulator cannot do every instruction (SSE and AVX stores, ...),
-// and an access to a protected page (watched, or holding a patched breakpoint) is
-// emulated. Where it gave up, the instruction runs natively: the protection is lifted,
-// the vCPU steps one instruction, the protection comes back, and the watched bytes
-// and patch bytes are checked. First only read-only pages are lifted, so that an
-// access to an access-watched page (a hole) is still seen as MMIO; if the emulator
-// gives up on that too, the holes go as well and the access watchpoint is reported
-// (the page is all it can tell). Returns a stop, or nullopt once the instruction ran.
-std::optional<StopEvent> VcpuRunner::run_one_unprotected() {
-    // The protection is the whole VM's: no other vCPU's exit is handled meanwhile (a
-    // vCPU still inside KVM_RUN could write a watched page unseen for this one
-    // instruction; docs/modes.md, "Several vCPUs").
-    std::lock_guard bps_lock(bps_.run_mutex());
-    Vcpu& vcpu = vcpu_;
-    // When it gave up KVM also queued a #UD for the guest (handle_emulation_failure);
-    // the instruction is not at fault, so it is taken back.
-    auto drop_queued_ud = [&] {
-        kvm_vcpu_events events = vcpu.get_vcpu_events();
-        if ((events.exception.injected || events.exception.pending) && events.exception.nr == 6) {
-            events.exception.injected = 0;
-            events.exception.pending = 0;
-            events.flags = 0;
-            vcpu.set_vcpu_events(events);
-        }
-    };
-    // The watched bytes, to compare once the instruction ran.
-    const std::vector<std::vector<std::uint8_t>> before = bps_.watched_bytes();
-    // Whatever happens on the way (an ioctl failing), the protection comes back.
-    struct Reprotect {
-        BreakpointManager& bps;
-        ~Reprotect() {
-            if (bps.protection() == Protection::Full) return;
-            try {
-                bps.set_protection(Protection::Full);
-            } catch (...) {
-                // sync_memslots already fell back to plain RAM; the exception in flight says why
-            }
-        }
-    } reprotect{bps_};
-    std::optional<StopEvent> stop;
-    bool done = false;
-    for (Protection lifted : {Protection::HolesOnly, Protection::None}) {
-        drop_queued_ud();
-        bps_.set_protection(lifted);
-        bps_.apply_guest_debug(vcpu_, true);
-        for (;;) {
-            VcpuExit e = vcpu.run();
-            if (std::holds_alternative<exit::Interrupted>(e)) {
-                std::lock_guard lock(mu_);
-                if (interrupt_requested_) {
-                    stop = signal_stop(kSigInt);
-                    done = true;
-                    break;
-                }
-                continue;
-            }
-            if (auto* ie = std::get_if<exit::InternalError>(&e); ie && ie->suberror == KVM_INTERNAL_ERROR_EMULATION) {
-                if (lifted == Protection::None) {
-                    stop = handle_exit(e);  // not ours after all: the guest's own failure
-                    done = true;
-                }
-                break;  // it touched an access-watched page: lift the holes too
-            }
-            stop = handle_exit(e);
-            if (std::holds_alternative<exit::Debug>(e) || stop) {
-                if (stop && stop->kind == StopEvent::Kind::Signal && stop->signal == kSigTrap) stop.reset();  // the step
-                done = true;
-                break;
-            }
-        }
-        if (done) {
-            if (lifted == Protection::None && !stop) {
-                if (auto hit = bps_.first_access_watch()) stop = watch_stop(*hit);
-            }
-            break;
-        }
-    }
-    bps_.set_protection(Protection::Full);
-    // A write through the lifted protection may have covered a patch byte.
-    bps_.repatch();
-    if (stop && stop->kind != StopEvent::Kind::AccessWatch) return stop;
-    if (!stop) {
-        if (auto hit = bps_.changed_watch(before)) stop = watch_stop(*hit);
-    }
-    return stop;
 }
 
 }  // namespace kvmgdb::debug

@@ -9,16 +9,14 @@
 // thread with SIGUSR1 (kick.hpp), so KVM_RUN returns EINTR -> a SIGINT stop.
 //
 // It takes the Vcpu and the BreakpointManager it shares with the other runners, so
-// that a target can hold one runner per vCPU. The breakpoint manager is not locked:
-// a runner touches it only while it runs, and gdb's calls come while it is stopped.
-// With several vCPUs that holds in all-stop mode (every runner stopped before gdb is
-// told of a stop). run_one_unprotected lifts the page protection of the whole VM for
-// one instruction, so with several vCPUs every other vCPU must be stopped while it
-// runs (all-stop), or it could write a watched page unseen.
+// that a target can hold one runner per vCPU; it handles each exit under the
+// manager's run_mutex. hold() keeps the vCPU out of KVM_RUN without stopping it,
+// for whoever changes the memslots while it runs.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <pthread.h>
@@ -60,7 +58,22 @@ public:
     // pending, the guest's end said again), on the runner's thread as usual.
     void deliver(stub::StopEvent ev, StopHandler on_stop);
     bool running() const;
+    // The paging the vCPU was last resumed with. While it runs its live sregs would
+    // wait for KVM_RUN to return, so gdb's addresses are translated under these (a
+    // guest that changes CR3 meanwhile is seen with the old tables until it stops).
+    PagingState paging_when_resumed() const;
     void interrupt();
+    // Keeps the vCPU out of KVM_RUN until release() (counted): returns once it is out
+    // (kicked if it was in). It stays resumed: no stop, no report; a held vCPU's
+    // registers can be read. For memslot changes while vCPUs run (KvmTarget's
+    // breakpoint calls in non-stop mode); the caller holds the breakpoint manager's
+    // run_mutex first, so that no runner is inside run_one_unprotected meanwhile.
+    void hold();
+    void release();
+    // How this runner holds every other vCPU (hold(index, true)) and releases them
+    // (false) around an instruction run with the page protection lifted
+    // (unprotected_step.hpp). Set by the target before start().
+    void set_peers(std::function<void(unsigned index, bool hold)> peers) { peers_ = std::move(peers); }
     // Blocks until stopped and the stop handler has returned; not from inside a handler.
     void wait_stopped();
     stub::StopEvent last_stop() const;
@@ -89,14 +102,15 @@ private:
     void thread_main();
     stub::StopEvent execute(stub::ResumeKind kind);
     // Runs until something stops the guest; `step` sets KVM_GUESTDBG_SINGLESTEP.
-    // With the mode watch on (and `watch_mode`), steps through step_watching_mode.
+    // With the mode watch on (and `watch_mode`), steps through step_watching_mode
+    // (mode_change.hpp).
     stub::StopEvent run_until_stop(bool step, bool watch_mode = true);
-    stub::StopEvent step_watching_mode(ModeChangeWatch& watch, bool step);
     std::optional<stub::StopEvent> handle_exit(const VcpuExit& e);
     std::optional<stub::StopEvent> handle_protected_mmio(const exit::Mmio& m);
     std::optional<stub::StopEvent> finish_instruction();
-    std::optional<stub::StopEvent> run_one_unprotected();
+    VcpuExit run_guest(bool finish_only);
     std::uint64_t linear_pc() const;
+    bool removed_patch_at(std::uint64_t addr) const;
 
     Machine& machine_;
     Vcpu& vcpu_;
@@ -110,12 +124,16 @@ private:
     State state_ = State::Stopped;
     std::optional<Command> command_;
     bool interrupt_requested_ = false;
+    int holds_ = 0;          // hold() without release()
+    bool in_guest_ = false;  // inside KVM_RUN (run_guest)
     bool quit_ = false;
     bool delivering_ = false;  // the vCPU thread is inside a stop handler
     stub::StopEvent last_stop_;
+    PagingState paging_when_resumed_{};
     bool finished_ = false;  // exited, killed or crashed: resume reports last_stop_ again
     std::atomic<bool> halted_{false};
     std::atomic<ModeChangeWatch*> mode_watch_{nullptr};
+    std::function<void(unsigned, bool)> peers_;
     const unsigned index_;
 
     pthread_t thread_handle_{};

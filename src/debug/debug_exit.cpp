@@ -1,0 +1,56 @@
+#include "debug/debug_exit.hpp"
+
+#include <string>
+
+#include "debug/stop_events.hpp"
+
+namespace kvmgdb::debug {
+
+using stub::StopEvent;
+
+std::optional<StopEvent> debug_exit_stop(const exit::Debug& d, const BreakpointManager& bps, Vcpu& vcpu) {
+    if (d.exception == 1) {
+        const DebugRegisterSlots& drs = bps.debug_registers();
+        const std::uint8_t hits = drs.enabled_hits(d.dr6);
+        for (int i = 0; i < kDebugSlots; ++i) {
+            if (!(hits & (1u << i))) continue;
+            const DebugSlot& slot = drs.slots()[static_cast<std::size_t>(i)];
+            StopEvent ev;
+            switch (slot.kind) {
+            case DebugKind::Execute: ev.kind = StopEvent::Kind::HardwareBreak; break;
+            case DebugKind::Write: ev.kind = StopEvent::Kind::Watch; break;
+            case DebugKind::ReadWrite: ev.kind = StopEvent::Kind::AccessWatch; break;
+            }
+            ev.signal = kSigTrap;
+            ev.address = slot.addr;
+            return ev;
+        }
+        // A single step (DR6.BS), or a #DB we did not ask for: a plain SIGTRAP stop.
+        return signal_stop(kSigTrap);
+    }
+    if (d.exception == 3) {
+        // int3 intercepted: rip is at the int3 (VMX and SVM both report the
+        // instruction, not the address after it), so only a patch at rip is ours. A
+        // guest int3 on the byte after one of our patches is the guest's own.
+        const Patch* patch = bps.patch_at(linear_pc(vcpu.get_regs(), vcpu.get_sregs()));
+        if (!patch) {
+            // The guest's own int3: hand the #BP back to the guest's IDT, as if no
+            // debugger were there (QEMU's KVM code does the same). KVM injects it as
+            // a software exception with the intercepted instruction's length, so
+            // the guest sees the return address after the int3.
+            kvm_vcpu_events events = vcpu.get_vcpu_events();
+            events.exception.injected = 1;
+            events.exception.nr = 3;
+            events.exception.has_error_code = 0;
+            events.exception.error_code = 0;
+            vcpu.set_vcpu_events(events);
+            return std::nullopt;
+        }
+        StopEvent ev = signal_stop(kSigTrap);
+        ev.kind = patch->software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
+        return ev;
+    }
+    return signal_stop(kSigTrap, "debug exception " + std::to_string(d.exception));
+}
+
+}  // namespace kvmgdb::debug
