@@ -166,6 +166,7 @@ void Session::on_disconnect() {
     s.closed = false;
     s.cont_thread.reset();
     s.stop_queue.clear();
+    s.deferred_stops.clear();
     if (s.non_stop) {
         // Back to all-stop for the next gdb ("Remote Non-Stop": a stub starts in
         // all-stop mode); the target stops every thread and reports none.

@@ -48,6 +48,7 @@ struct Session::Impl {
     bool non_stop = false;
     std::set<unsigned> running_threads;      // resumed, stop not yet reported
     std::deque<std::string> stop_queue;      // stop replies; the front was sent, awaits vStopped
+    std::deque<std::string> deferred_stops;  // non-stop `?`: told by %Stop once its sequence ends
 
     void on_event(const Event& event);
     void on_packet(const Packet& packet);

@@ -272,6 +272,7 @@ void Session::Impl::handle(const SetNonStop& q) {
     non_stop = q.enable;
     running_threads.clear();
     stop_queue.clear();
+    deferred_stops.clear();
     send("OK");
 }
 
@@ -302,8 +303,13 @@ void Session::Impl::handle(const VStopped&) {
     // "Notification Packets": vStopped acknowledges the stop gdb last got (the
     // front of the queue) and asks for the next; OK when there is none.
     if (!stop_queue.empty()) stop_queue.pop_front();
-    if (stop_queue.empty()) return send("OK");
-    send(stop_queue.front());
+    if (!stop_queue.empty()) return send(stop_queue.front());
+    send("OK");
+    if (deferred_stops.empty()) return;
+    // The `?` sequence is over: the other stopped threads, as a new one.
+    stop_queue = std::move(deferred_stops);
+    deferred_stops.clear();
+    send_notification("Stop:" + stop_queue.front());
 }
 
 void Session::Impl::handle(const QueryHaltReason&) {
@@ -311,23 +317,37 @@ void Session::Impl::handle(const QueryHaltReason&) {
         // All-stop: the last stop, whose thread becomes the general thread.
         return send(render_stop(target.last_stop()));
     }
-    // "Remote Non-Stop", `?`: a new sequence reporting every stopped thread,
-    // reported before or not; the first as the reply, the rest by vStopped;
-    // OK when every thread runs.
+    // "Remote Non-Stop", `?`: a new sequence reporting the stopped threads, reported
+    // before or not (the target's last stop first); OK when every thread runs.
+    // gdb 13 cannot take more than one of them while it connects: its
+    // process_initial_stop_replies waits for each queued stop synchronously, and
+    // the second wait fails `!async_event_handler_marked (...)` (remote.c, an
+    // internal error: gdb dies; gdbserver 13 with several stopped threads hits it
+    // too). So the sequence reports one thread, and once gdb has acknowledged it
+    // (vStopped -> OK) the others follow as a %Stop sequence of their own, which
+    // gdb takes in when it is connected.
     stop_queue.clear();
+    deferred_stops.clear();
+    std::deque<std::string> stopped;
     if (exited) {
-        stop_queue.push_back(render_stop(target.last_stop()));
+        stopped.push_back(render_stop(target.last_stop()));
     } else {
         StopEvent last = target.last_stop();
-        for (unsigned tid : target.threads()) {
-            if (running_threads.count(tid)) continue;
+        std::vector<unsigned> order;
+        if (!running_threads.count(last.thread) && known_thread(last.thread)) order.push_back(last.thread);
+        for (unsigned tid : target.threads())
+            if (tid != last.thread && !running_threads.count(tid)) order.push_back(tid);
+        for (unsigned tid : order) {
             StopEvent event{StopEvent::Kind::Signal, 0, 0, 0, {}, tid};
             if (auto it = thread_stops.find(tid); it != thread_stops.end()) event = it->second;
             else if (last.thread == tid) event = last;
-            stop_queue.push_back(render_stop(event));
+            stopped.push_back(render_stop(event));
         }
     }
-    if (stop_queue.empty()) return send("OK");
+    if (stopped.empty()) return send("OK");
+    stop_queue.push_back(std::move(stopped.front()));
+    stopped.pop_front();
+    deferred_stops = std::move(stopped);
     send(stop_queue.front());
 }
 

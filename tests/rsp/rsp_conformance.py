@@ -236,11 +236,12 @@ class Client:
         del self.buf[:1]
         return bytes(b)
 
-    def frame_payload(self):
-        """The next `$...#cc` frame, which must start right here; checksum verified."""
+    def frame_payload(self, start=b"$"):
+        """The next `$...#cc` frame (`%...#cc`, a notification, with start=b"%"), which
+        must start right here; checksum verified."""
         while not self.buf:
             self._fill()
-        check(self.buf[:1] == b"$", f"expected a packet, got {bytes(self.buf)[:80]!r}")
+        check(self.buf[:1] == start, f"expected {start!r}, got {bytes(self.buf)[:80]!r}")
         while True:
             end = self.buf.find(b"#")
             if end >= 0 and len(self.buf) >= end + 3:
@@ -518,7 +519,7 @@ def case_unknown_packets(server, c):
     c.no_ack()
     for p in ("qFooBar", "qFooBar:1", "qFooBar,1", "vFooBar", "vFooBar;1", "QFooBar:1", "Qx", "vMustReplyEmpty",
               "qTStatus", "vFile:open:2f,0,0", "qXfer:auxv:read::0,100", "qXfer:features:write:target.xml:0:ab",
-              "QNonStop:1", "A", "b", "i", "!", "vRun;", "qL1200", "Z5,1000,1"):
+              "A", "b", "i", "!", "vRun;", "qL1200", "Z5,1000,1"):
         expect_eq(c.request(p), b"", p)
     xml = c.request("qXfer:features:read:target.xml:0,ffff")
     check(xml.startswith(b"l"), f"target.xml in one read: {xml[:40]!r}")
@@ -633,6 +634,33 @@ def case_ctrl_c_while_running(server, c):
     stop = c.frame_payload()
     check(re.match(rb"[TS]02", stop), f"stop reply in ack mode: {stop!r}")
     c.send(b"+")
+    return c
+
+
+def case_non_stop(server, c):
+    """ "Remote Non-Stop" on the spinning guest (one vCPU): resumes answered OK, the
+    stop of vCont;t as a %Stop notification (never acked) with signal 0, memory read
+    while the vCPU runs, vStopped draining, and back to all-stop."""
+    c.no_ack()
+    check(b"QNonStop+" in c.request("qSupported:swbreak+"), "qSupported offers QNonStop+")
+    expect_eq(c.request("QNonStop:1"), b"OK", "QNonStop:1")
+    stop = c.request("?")
+    check(re.match(rb"T..thread:(p1\.)?0*1;", stop), f"? in non-stop names the stopped thread: {stop!r}")
+    expect_eq(c.request("vStopped"), b"OK", "vStopped: no other stopped thread")
+    pc = pc_of(c)
+    code = c.request(f"m{pc:x},4")
+    expect_eq(c.request("vCont;c:1"), b"OK", "vCont;c is answered OK in non-stop mode")
+    c.silence(0.3)
+    expect_eq(c.request(f"m{pc:x},4"), code, "memory is read while the vCPU runs")
+    expect_error(c.request("g"), "registers of a running thread")
+    expect_eq(c.request("vCont;t:1"), b"OK", "vCont;t")
+    note = c.frame_payload(b"%")
+    check(re.match(rb"Stop:T00", note), f"%Stop notification with signal 0: {note!r}")
+    expect_eq(c.request("vStopped"), b"OK", "vStopped after the one notification")
+    check(re.fullmatch(rb"[0-9a-f]+", c.request("g")) is not None, "registers once stopped")
+    expect_eq(c.request("vCont;t:1"), b"OK", "vCont;t of a stopped thread")
+    c.silence(0.3)  # and no notification for it
+    expect_eq(c.request("QNonStop:0"), b"OK", "QNonStop:0")
     return c
 
 
@@ -802,6 +830,7 @@ STATIC = [
 ]
 RUNNING = [
     ("0x03 while running", case_ctrl_c_while_running),
+    ("non-stop: OK resumes, %Stop, vStopped, memory while running", case_non_stop),
     ("disconnect mid-continue", case_disconnect_mid_continue),
     ("SIGKILLed client mid-continue", case_sigkill_mid_continue),
     ("a reconnecting client starts without the old one's swbreak+", case_reconnect_forgets_features),
