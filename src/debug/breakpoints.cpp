@@ -204,6 +204,7 @@ GuestDebugRequest BreakpointManager::guest_debug(bool step) const {
 }
 
 void BreakpointManager::apply_guest_debug(Vcpu& vcpu, bool step) const {
+    std::lock_guard lock(run_mu_);  // a runner's call, while gdb may insert (non-stop)
     vcpu.set_guest_debug(make_guest_debug(guest_debug(step)));
 }
 

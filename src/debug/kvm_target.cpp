@@ -42,7 +42,10 @@ public:
         for (auto& r : runners_) r->hold();
     }
     ~AllHeld() {
-        for (auto& r : runners_) r->release();
+        for (auto& r : runners_) {
+            r->guest_debug_changed();
+            r->release();
+        }
     }
     AllHeld(const AllHeld&) = delete;
     AllHeld& operator=(const AllHeld&) = delete;

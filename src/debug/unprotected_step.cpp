@@ -53,7 +53,7 @@ std::optional<StopEvent> run_one_unprotected(const UnprotectedStep& how) {
     for (Protection lifted : {Protection::HolesOnly, Protection::None}) {
         drop_queued_ud();
         bps.set_protection(lifted);
-        bps.apply_guest_debug(vcpu, true);
+        how.apply_guest_debug(true);
         for (;;) {
             VcpuExit e = how.run();
             if (std::holds_alternative<exit::Interrupted>(e)) {

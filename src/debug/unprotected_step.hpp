@@ -24,6 +24,7 @@ struct UnprotectedStep {
     Vcpu& vcpu;
     BreakpointManager& bps;
     std::function<VcpuExit()> run;          // one KVM_RUN (VcpuRunner::run_guest)
+    std::function<void(bool step)> apply_guest_debug;  // the runner's
     std::function<bool()> interrupted;      // interrupt() asked the runner to stop
     std::function<std::optional<stub::StopEvent>(const VcpuExit&)> handle_exit;  // the runner's
     // Keep every other vCPU out of KVM_RUN (hold) or let them go again (release).

@@ -175,6 +175,12 @@ void VcpuRunner::hold() {
     cv_.wait(lock, [&] { return !in_guest_; });
 }
 
+void VcpuRunner::apply_guest_debug(bool step) {
+    guest_debug_step_ = step;
+    guest_debug_stale_ = false;
+    bps_.apply_guest_debug(vcpu_, step);
+}
+
 void VcpuRunner::release() {
     {
         std::lock_guard lock(mu_);
@@ -189,6 +195,9 @@ void VcpuRunner::release() {
 // completes a pending I/O or MMIO exit without entering the guest, held or not.
 VcpuExit VcpuRunner::run_guest(bool finish_only) {
     kvm_run& run = vcpu_.run_state();
+    // gdb changed the breakpoints while this vCPU ran (held meanwhile): the debug
+    // registers and int3 interception it runs with follow.
+    if (!finish_only && guest_debug_stale_.exchange(false)) bps_.apply_guest_debug(vcpu_, guest_debug_step_);
     {
         std::unique_lock lock(mu_);
         if (!finish_only) cv_.wait(lock, [&] { return holds_ == 0 || quit_ || interrupt_requested_; });
@@ -250,7 +259,7 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
         how.diag = diag_;
         return step_watching_mode(*w, how, step);
     }
-    bps_.apply_guest_debug(vcpu_, step);
+    apply_guest_debug(step);
     for (;;) {
         VcpuExit e = run_guest(false);
         {
@@ -266,6 +275,7 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
         if (auto* ie = std::get_if<exit::InternalError>(&e);
             ie && ie->suberror == KVM_INTERNAL_ERROR_EMULATION && bps_.any_protected()) {
             UnprotectedStep how{vcpu_, bps_, [this] { return run_guest(false); },
+                                [this](bool s) { apply_guest_debug(s); },
                                 [this] {
                                     std::lock_guard lock(mu_);
                                     return interrupt_requested_;
@@ -276,7 +286,7 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
                                 }};
             if (auto ev = run_one_unprotected(how)) return *ev;
             if (step) return signal_stop(kSigTrap);
-            bps_.apply_guest_debug(vcpu_, step);
+            apply_guest_debug(step);
             continue;
         }
         if (auto ev = handle_exit(e)) return *ev;

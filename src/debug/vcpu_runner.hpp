@@ -70,6 +70,9 @@ public:
     // run_mutex first, so that no runner is inside run_one_unprotected meanwhile.
     void hold();
     void release();
+    // The breakpoints changed: a running vCPU reloads its guest-debug state (debug
+    // registers, int3 interception) before it enters KVM_RUN again. Thread-safe.
+    void guest_debug_changed() { guest_debug_stale_ = true; }
     // How this runner holds every other vCPU (hold(index, true)) and releases them
     // (false) around an instruction run with the page protection lifted
     // (unprotected_step.hpp). Set by the target before start().
@@ -109,6 +112,7 @@ private:
     std::optional<stub::StopEvent> handle_protected_mmio(const exit::Mmio& m);
     std::optional<stub::StopEvent> finish_instruction();
     VcpuExit run_guest(bool finish_only);
+    void apply_guest_debug(bool step);  // KVM_SET_GUEST_DEBUG, remembering `step`
     std::uint64_t linear_pc() const;
     bool removed_patch_at(std::uint64_t addr) const;
 
@@ -126,6 +130,8 @@ private:
     bool interrupt_requested_ = false;
     int holds_ = 0;          // hold() without release()
     bool in_guest_ = false;  // inside KVM_RUN (run_guest)
+    std::atomic<bool> guest_debug_stale_{false};
+    bool guest_debug_step_ = false;  // the vCPU thread's own
     bool quit_ = false;
     bool delivering_ = false;  // the vCPU thread is inside a stop handler
     stub::StopEvent last_stop_;
