@@ -21,8 +21,28 @@ inline std::string pkt(std::string_view payload) { return encode_packet(payload)
 // What the stub answers in ack mode: `+` for the request, then the reply.
 inline std::string acked(std::string_view reply) { return "+" + pkt(reply); }
 
+// The registers a stop reply of thread `tid` of three_threads() expedites (x86-64:
+// rbp=6, rsp=7, rip=16; thread N has rip 0x10000 + N*0x100, rsp 0x1f000 + N).
+inline std::string expedited(unsigned tid) {
+    auto le = [](std::uint64_t v) {
+        std::string s;
+        for (int i = 0; i < 8; ++i) s += to_hex_le((v >> (8 * i)) & 0xff, 1);
+        return s;
+    };
+    return "06:" + le(0) + ";07:" + le(0x1f000 + tid) + ";10:" + le(0x10000 + tid * 0x100) + ";";
+}
+
 class SessionTest : public ::testing::Test {
 protected:
+    // The target gets threads 1, 2, 3 with the registers expedited() expects.
+    void three_threads() {
+        t().make_threads({1, 2, 3});
+        for (unsigned tid : {1u, 2u, 3u}) {
+            t().set_thread_reg(tid, 16, 0x10000 + tid * 0x100);
+            t().set_thread_reg(tid, 7, 0x1f000 + tid);
+        }
+    }
+
     void SetUp() override { start(); }
 
     void start(SessionOptions options = {}, Arch arch = Arch::X86_64) {

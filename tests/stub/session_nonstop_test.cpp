@@ -1,6 +1,6 @@
 // Session tests, part 4: non-stop mode ("Remote Non-Stop", "Notification
 // Packets"): QNonStop, resumes answered OK, %Stop notifications drained by
-// vStopped, vCont;t, `?` reporting every stopped thread, memory served while
+// vStopped, vCont;t, `?` reporting the stopped threads, memory served while
 // threads run. Byte-exact against a FakeTarget with three threads.
 #include "tests/stub/session_harness.hpp"
 
@@ -14,24 +14,11 @@ std::string notif(std::string_view payload) {
     return frame;
 }
 
-std::string expedited(unsigned tid) {
-    auto le = [](std::uint64_t v) {
-        std::string s;
-        for (int i = 0; i < 8; ++i) s += to_hex_le((v >> (8 * i)) & 0xff, 1);
-        return s;
-    };
-    return "06:" + le(0) + ";07:" + le(0x1f000 + tid) + ";10:" + le(0x10000 + tid * 0x100) + ";";
-}
-
 class NonStopTest : public SessionTest {
 protected:
     void SetUp() override {
         SessionTest::SetUp();
-        t().make_threads({1, 2, 3});
-        for (unsigned tid : {1u, 2u, 3u}) {
-            t().set_thread_reg(tid, 16, 0x10000 + tid * 0x100);
-            t().set_thread_reg(tid, 7, 0x1f000 + tid);
-        }
+        three_threads();
         t().caps.non_stop = true;
         t().stop = event(1, StopEvent::Kind::Signal);
         supported();

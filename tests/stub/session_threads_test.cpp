@@ -7,33 +7,16 @@
 namespace kvmgdb::stub::testing {
 namespace {
 
-// x86-64: rbp=6, rsp=7, rip=16. Thread N has rip 0x10000 + N*0x100, rsp 0x1f000 + N.
-std::string expedited(unsigned tid) {
-    auto le = [](std::uint64_t v) {
-        std::string s;
-        for (int i = 0; i < 8; ++i) s += to_hex_le((v >> (8 * i)) & 0xff, 1);
-        return s;
-    };
-    return "06:" + le(0) + ";07:" + le(0x1f000 + tid) + ";10:" + le(0x10000 + tid * 0x100) + ";";
-}
-
 class ThreadsTest : public SessionTest {
 protected:
     void SetUp() override {
         SessionTest::SetUp();
-        setup_threads();
-    }
-    void setup_threads() {
-        t().make_threads({1, 2, 3});
-        for (unsigned tid : {1u, 2u, 3u}) {
-            t().set_thread_reg(tid, 16, 0x10000 + tid * 0x100);
-            t().set_thread_reg(tid, 7, 0x1f000 + tid);
-        }
+        three_threads();
     }
     // Restart with options (e.g. multiprocess) and the same three threads.
     void restart(SessionOptions options) {
         start(std::move(options));
-        setup_threads();
+        three_threads();
     }
     StopEvent stop_of(unsigned tid, StopEvent::Kind kind = StopEvent::Kind::SoftwareBreak) {
         StopEvent e{kind, 5, 0, 0, {}};
