@@ -167,6 +167,7 @@ void Session::on_disconnect() {
     s.cont_thread.reset();
     s.stop_queue.clear();
     s.deferred_stops.clear();
+    s.thread_stops.clear();  // what the old gdb was told: the new one asks with `?`
     if (s.non_stop) {
         // Back to all-stop for the next gdb ("Remote Non-Stop": a stub starts in
         // all-stop mode); the target stops every thread and reports none.

@@ -328,26 +328,24 @@ void Session::Impl::handle(const QueryHaltReason&) {
     // gdb takes in when it is connected.
     stop_queue.clear();
     deferred_stops.clear();
-    std::deque<std::string> stopped;
     if (exited) {
-        stopped.push_back(render_stop(target.last_stop()));
-    } else {
-        StopEvent last = target.last_stop();
-        std::vector<unsigned> order;
-        if (!running_threads.count(last.thread) && known_thread(last.thread)) order.push_back(last.thread);
-        for (unsigned tid : target.threads())
-            if (tid != last.thread && !running_threads.count(tid)) order.push_back(tid);
-        for (unsigned tid : order) {
-            StopEvent event{StopEvent::Kind::Signal, 0, 0, 0, {}, tid};
-            if (auto it = thread_stops.find(tid); it != thread_stops.end()) event = it->second;
-            else if (last.thread == tid) event = last;
-            stopped.push_back(render_stop(event));
-        }
+        stop_queue.push_back(render_stop(target.last_stop()));
+        return send(stop_queue.front());
     }
-    if (stopped.empty()) return send("OK");
-    stop_queue.push_back(std::move(stopped.front()));
-    stopped.pop_front();
-    deferred_stops = std::move(stopped);
+    const StopEvent last = target.last_stop();
+    std::vector<unsigned> order;  // the stopped threads, the last stop's first
+    if (!running_threads.count(last.thread) && known_thread(last.thread)) order.push_back(last.thread);
+    for (unsigned tid : target.threads())
+        if (tid != last.thread && !running_threads.count(tid)) order.push_back(tid);
+    if (order.empty()) return send("OK");
+    StopEvent first{StopEvent::Kind::Signal, 0, 0, 0, {}, order.front()};
+    if (auto it = thread_stops.find(order.front()); it != thread_stops.end()) first = it->second;
+    else if (last.thread == order.front()) first = last;
+    stop_queue.push_back(render_stop(first));
+    // The held-back ones go as plain stops (signal 0): in a %Stop gdb takes a signal
+    // as news ("received signal SIGTRAP"), and their reasons were told before, if ever.
+    for (std::size_t i = 1; i < order.size(); ++i)
+        deferred_stops.push_back(render_stop(StopEvent{StopEvent::Kind::Signal, 0, 0, 0, {}, order[i]}));
     send(stop_queue.front());
 }
 

@@ -208,6 +208,13 @@ void BreakpointManager::apply_guest_debug(Vcpu& vcpu, bool step) const {
     vcpu.set_guest_debug(make_guest_debug(guest_debug(step)));
 }
 
+std::optional<std::uint8_t> BreakpointManager::ram_byte_at_linear(const PagingState& paging,
+                                                                  std::uint64_t linear) const {
+    WalkResult w = walk(mem_, paging, linear);
+    if (!w.ok() || !mem_.contains(w.phys, 1)) return std::nullopt;
+    return mem_.read8(w.phys);
+}
+
 bool BreakpointManager::is_protected(std::uint64_t phys) const {
     return protected_pages_.count(phys & ~(kPageSize - 1)) != 0;
 }

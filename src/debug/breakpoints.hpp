@@ -120,6 +120,9 @@ public:
     bool any_protected() const { return !protected_pages_.empty(); }
     bool is_protected(std::uint64_t phys) const;
     bool in_ram(std::uint64_t phys, std::uint64_t len) const { return mem_.contains(phys, len); }
+    // The byte in guest RAM at a vCPU's linear address (its own page tables, whatever
+    // `monitor phys` says), patches not hidden; nullopt when unmapped.
+    std::optional<std::uint8_t> ram_byte_at_linear(const PagingState& paging, std::uint64_t linear) const;
     // An MMIO exit on a protected page: applies the access to RAM (a write over a patch
     // byte becomes the byte to restore; the patch stays) and returns the watchpoint it
     // hit, if any. nullopt also when the access is not in RAM.

@@ -32,8 +32,13 @@ std::optional<StopEvent> debug_exit_stop(const exit::Debug& d, const BreakpointM
         // int3 intercepted: rip is at the int3 (VMX and SVM both report the
         // instruction, not the address after it), so only a patch at rip is ours. A
         // guest int3 on the byte after one of our patches is the guest's own.
-        const Patch* patch = bps.patch_at(linear_pc(vcpu.get_regs(), vcpu.get_sregs()));
+        const kvm_sregs sregs = vcpu.get_sregs();
+        const std::uint64_t pc = linear_pc(vcpu.get_regs(), sregs);
+        const Patch* patch = bps.patch_at(pc);
         if (!patch) {
+            // gdb removed the breakpoint while this vCPU was on its way out of KVM_RUN
+            // from it (non-stop): the guest's own byte is back at rip, and it runs.
+            if (auto byte = bps.ram_byte_at_linear(paging_of(sregs), pc); byte && *byte != kInt3) return std::nullopt;
             // The guest's own int3: hand the #BP back to the guest's IDT, as if no
             // debugger were there (QEMU's KVM code does the same). KVM injects it as
             // a software exception with the intercepted instruction's length, so

@@ -224,6 +224,11 @@ void KvmTarget::remove_all_breakpoints() {
 void KvmTarget::detach() {
     set_non_stop(false);  // every vCPU stopped, unreported; then all-stop's continue
     remove_all_breakpoints();
+    {
+        // Nobody will hear of the stops kept for later: the guest just runs on.
+        std::lock_guard lock(run_.mu);
+        for (auto& kept : run_.pending) kept.reset();
+    }
     bool ended;
     {
         std::lock_guard lock(run_.mu);

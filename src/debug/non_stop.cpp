@@ -21,6 +21,8 @@ TargetStatus NonStopRuns::set_enabled(bool on, bool all_stopped) {
         if (!all_stopped) return TargetStatus::error(EBUSY, "the guest is running");
         enabled_ = true;
         handler_ = {};
+        running_.assign(runners_.size(), false);
+        stepping_.assign(runners_.size(), false);
         asked_.assign(runners_.size(), false);
         idle_.assign(runners_.size(), false);
         return TargetStatus::ok();
@@ -43,6 +45,7 @@ void NonStopRuns::quiet_all_runners() {
     std::lock_guard lock(state_.mu);
     --quiet_;
     idle_.assign(runners_.size(), false);
+    running_.assign(runners_.size(), false);
 }
 
 void NonStopRuns::stop_thread(unsigned tid) {
@@ -53,12 +56,16 @@ void NonStopRuns::stop_thread(unsigned tid) {
     if (idle_[i]) {
         // Halted, and running for gdb: it stops at once, where it halted.
         idle_[i] = false;
+        running_[i] = true;
         StopEvent ev = signal_stop(0);
         ev.thread = tid;
         r.deliver(std::move(ev), callback(i));
         return;
     }
-    if (!r.running()) return;  // stopped already: no report (vCont;t's rule)
+    // Stopped already (reported): no report, vCont;t's rule. A vCPU whose stop is on
+    // its way (its runner stopped, on_stop not yet through) counts as running: that
+    // stop answers this request, whatever it is (a halt included).
+    if (!running_[i]) return;
     asked_[i] = true;
     r.interrupt();
 }
@@ -93,6 +100,7 @@ void NonStopRuns::resume(std::span<const stub::ThreadAction> actions, StopHandle
             kept.reset();
             if (still_(i, ev)) {
                 ev.thread = a.tid;
+                running_[i] = true;
                 r.deliver(std::move(ev), callback(i));
                 continue;
             }
@@ -101,6 +109,8 @@ void NonStopRuns::resume(std::span<const stub::ThreadAction> actions, StopHandle
             idle_[i] = true;
             continue;
         }
+        running_[i] = true;
+        stepping_[i] = a.kind == stub::ResumeKind::Step;
         r.resume(a.kind, callback(i));
     }
 }
@@ -116,7 +126,12 @@ void NonStopRuns::on_stop(unsigned index, StopEvent ev) {
     std::unique_lock lock(state_.mu);
     const bool kicked = ev.kind == StopEvent::Kind::Signal && ev.signal == kSigInt && ev.message.empty();
     const bool asked = index < asked_.size() && asked_[index];
-    if (index < asked_.size()) asked_[index] = false;
+    const bool stepped = index < stepping_.size() && stepping_[index];
+    if (index < asked_.size()) {
+        asked_[index] = false;
+        running_[index] = false;
+        stepping_[index] = false;
+    }
     if (quiet_ > 0 || !enabled_) {
         // Leaving non-stop mode, or another vCPU ended the guest: nobody hears of this
         // stop. One of the vCPU's own is kept for its next resume, as in all-stop.
@@ -128,11 +143,13 @@ void NonStopRuns::on_stop(unsigned index, StopEvent ev) {
     if (state_.final) return report(std::move(ev), lock);  // the end, said again
     if (kicked) ev.signal = 0;  // stop_thread's: "reported with signal 0" (vCont;t)
     if (runner.halted() && ev.kind == StopEvent::Kind::Exited && !every_vcpu_halted()) {
-        if (!asked) {
+        if (!asked && !stepped) {
             idle_[index] = true;  // the others go on
             return;
         }
-        ev = signal_stop(0, "vCPU " + std::to_string(index) + " has halted");  // asked to stop: it has
+        // Asked to stop, or stepped into the HLT: it has stopped there (all-stop
+        // reports a step into HLT with SIGTRAP too).
+        ev = signal_stop(stepped ? kSigTrap : 0, "vCPU " + std::to_string(index) + " has halted");
         ev.thread = index + 1;
         return report(std::move(ev), lock);
     }
@@ -142,6 +159,9 @@ void NonStopRuns::on_stop(unsigned index, StopEvent ev) {
         // The whole guest ends: the other vCPUs stop first, unreported.
         state_.final = ev;
         ++quiet_;
+        std::vector<unsigned> others;  // the ones gdb believes running
+        for (unsigned j = 0; j < runners_.size(); ++j)
+            if (j != index && (running_[j] || idle_[j])) others.push_back(j);
         lock.unlock();
         for (std::size_t j = 0; j < runners_.size(); ++j)
             if (j != index) runners_[j]->interrupt();
@@ -150,6 +170,20 @@ void NonStopRuns::on_stop(unsigned index, StopEvent ev) {
         lock.lock();
         --quiet_;
         idle_.assign(runners_.size(), false);
+        running_.assign(runners_.size(), false);
+        const bool crash = ev.kind != StopEvent::Kind::Exited && ev.kind != StopEvent::Kind::Terminated;
+        report(std::move(ev), lock);
+        if (!crash) return;
+        // W and X end every thread for gdb; a crash stop (T SIGSEGV) names one thread,
+        // so the others, stopped now, are reported stopped too (after it).
+        lock.lock();
+        for (unsigned j : others) {
+            StopEvent s = signal_stop(0);
+            s.thread = j + 1;
+            running_[j] = true;
+            runners_[j]->deliver(std::move(s), callback(j));
+        }
+        return;
     }
     report(std::move(ev), lock);
 }

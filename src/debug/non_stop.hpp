@@ -57,8 +57,10 @@ private:
     bool enabled_ = false;
     int quiet_ = 0;             // > 0: stops are not reported (leaving, the guest ending)
     StopHandler handler_;       // the latest resume's
-    std::vector<bool> asked_;   // by vCPU: stop_thread asked, so a kick reports signal 0
-    std::vector<bool> idle_;    // by vCPU: halted, and running as far as gdb knows
+    std::vector<bool> running_;   // by vCPU: resumed here and no stop reported since
+    std::vector<bool> stepping_;  // by vCPU: that resume was a step
+    std::vector<bool> asked_;     // by vCPU: stop_thread asked, so a kick reports signal 0
+    std::vector<bool> idle_;      // by vCPU: halted, and running as far as gdb knows
     std::mutex report_mu_;      // handler calls, one after another
 };
 

@@ -61,9 +61,8 @@ void VcpuRunner::kill() {
 // A HLT exit at a linear address whose byte is no HLT (0xF4) now: the HLT was a patch
 // that gdb removed meanwhile (HLT is one byte; rip is past it).
 bool VcpuRunner::removed_patch_at(std::uint64_t addr) const {
-    std::uint8_t byte = kHlt;
-    const std::size_t n = bps_.read_memory(paging_of(vcpu_.get_sregs()), addr, std::span<std::uint8_t>(&byte, 1));
-    return n == 1 && byte != kHlt;
+    auto byte = bps_.ram_byte_at_linear(paging_of(vcpu_.get_sregs()), addr);
+    return byte && *byte != kHlt;
 }
 
 std::uint64_t VcpuRunner::linear_pc() const { return debug::linear_pc(vcpu_.get_regs(), vcpu_.get_sregs()); }
@@ -195,12 +194,21 @@ void VcpuRunner::release() {
 // completes a pending I/O or MMIO exit without entering the guest, held or not.
 VcpuExit VcpuRunner::run_guest(bool finish_only) {
     kvm_run& run = vcpu_.run_state();
-    // gdb changed the breakpoints while this vCPU ran (held meanwhile): the debug
-    // registers and int3 interception it runs with follow.
-    if (!finish_only && guest_debug_stale_.exchange(false)) bps_.apply_guest_debug(vcpu_, guest_debug_step_);
     {
         std::unique_lock lock(mu_);
-        if (!finish_only) cv_.wait(lock, [&] { return holds_ == 0 || quit_ || interrupt_requested_; });
+        for (;;) {
+            // Held: even a kicked vCPU waits, since completing a pending I/O touches
+            // guest memory. finish_only runs under run_mutex, which no holder then has.
+            if (!finish_only) cv_.wait(lock, [&] { return holds_ == 0 || quit_; });
+            // gdb changed the breakpoints while this vCPU ran (and held it): the debug
+            // registers and int3 interception it runs with follow. Not under mu_ (an
+            // ioctl, and apply_guest_debug takes run_mutex); a new hold meanwhile is
+            // waited for again.
+            if (finish_only || !guest_debug_stale_.exchange(false)) break;
+            lock.unlock();
+            bps_.apply_guest_debug(vcpu_, guest_debug_step_);
+            lock.lock();
+        }
         run.immediate_exit = finish_only || interrupt_requested_ ? 1 : 0;
         in_guest_ = true;
     }
@@ -272,8 +280,10 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
                 continue;  // a stray signal
             }
         }
-        if (auto* ie = std::get_if<exit::InternalError>(&e);
-            ie && ie->suberror == KVM_INTERNAL_ERROR_EMULATION && bps_.any_protected()) {
+        // Every emulation failure goes there, protected pages or not: whether any are
+        // is only known under run_mutex (gdb may have removed the last one meanwhile),
+        // and a failure of the guest's own is reported from there too.
+        if (auto* ie = std::get_if<exit::InternalError>(&e); ie && ie->suberror == KVM_INTERNAL_ERROR_EMULATION) {
             UnprotectedStep how{vcpu_, bps_, [this] { return run_guest(false); },
                                 [this](bool s) { apply_guest_debug(s); },
                                 [this] {
@@ -298,6 +308,7 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
         const bool serviced = std::holds_alternative<exit::IoOut>(e) || std::holds_alternative<exit::IoIn>(e) ||
                               std::holds_alternative<exit::Mmio>(e);
         if (step && serviced) {
+            std::lock_guard bps_lock(bps_.run_mutex());  // finish_instruction's rule (run_guest)
             if (auto ev = finish_instruction()) return *ev;
             return signal_stop(kSigTrap);
         }
