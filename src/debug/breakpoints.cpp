@@ -215,6 +215,11 @@ std::optional<std::uint8_t> BreakpointManager::ram_byte_at_linear(const PagingSt
     return mem_.read8(w.phys);
 }
 
+const Patch* BreakpointManager::patch_at_linear_phys(const PagingState& paging, std::uint64_t linear) const {
+    WalkResult w = walk(mem_, paging, linear);
+    return w.ok() ? patch_at_phys(w.phys) : nullptr;
+}
+
 bool BreakpointManager::is_protected(std::uint64_t phys) const {
     return protected_pages_.count(phys & ~(kPageSize - 1)) != 0;
 }

@@ -105,6 +105,14 @@ void NonStopRuns::resume(std::span<const stub::ThreadAction> actions, StopHandle
                 continue;
             }
         }
+        if (r.halted() && a.kind == stub::ResumeKind::Step) {
+            // A step of a halted vCPU ends at once, where it is (as in all-stop).
+            running_[i] = true;
+            StopEvent ev = signal_stop(kSigTrap, "vCPU " + std::to_string(i) + " has halted");
+            ev.thread = a.tid;
+            r.deliver(std::move(ev), callback(i));
+            continue;
+        }
         if (r.halted()) {
             idle_[i] = true;
             continue;
@@ -140,7 +148,15 @@ void NonStopRuns::on_stop(unsigned index, StopEvent ev) {
         state_.cv.notify_all();
         return;
     }
-    if (state_.final) return report(std::move(ev), lock);  // the end, said again
+    if (state_.final) {
+        // The end said again, or (after a crash) another vCPU reported stopped with
+        // it; `?` goes on saying the crash.
+        const StopEvent keep = *state_.final;
+        report(std::move(ev), lock);
+        std::lock_guard relock(state_.mu);
+        state_.last_stop = keep;
+        return;
+    }
     if (kicked) ev.signal = 0;  // stop_thread's: "reported with signal 0" (vCont;t)
     if (runner.halted() && ev.kind == StopEvent::Kind::Exited && !every_vcpu_halted()) {
         if (!asked && !stepped) {
@@ -175,8 +191,10 @@ void NonStopRuns::on_stop(unsigned index, StopEvent ev) {
         report(std::move(ev), lock);
         if (!crash) return;
         // W and X end every thread for gdb; a crash stop (T SIGSEGV) names one thread,
-        // so the others, stopped now, are reported stopped too (after it).
+        // so the others, stopped now, are reported stopped too (after it), unless non-stop
+        // mode was left or the target is going meanwhile.
         lock.lock();
+        if (quiet_ > 0 || !enabled_ || state_.destroying) return;
         for (unsigned j : others) {
             StopEvent s = signal_stop(0);
             s.thread = j + 1;

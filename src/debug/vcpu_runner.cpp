@@ -161,7 +161,7 @@ void VcpuRunner::interrupt() {
         vcpu_.run_state().immediate_exit = 1;
         kick_thread(thread_handle_);
     }
-    cv_.notify_all();  // a held vCPU (run_guest) stops too
+    cv_.notify_all();  // a held vCPU (run_guest) stops once it is released
 }
 
 void VcpuRunner::hold() {
@@ -323,6 +323,9 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
     if (std::holds_alternative<exit::Hlt>(e)) {
         // rip is past the HLT: one of our patches when rip-1 is a breakpoint address.
         const Patch* patch = bps_.patch_at(linear_pc() - 1);
+        // Or the same byte patched through another linear address (an alias mapping):
+        // reported as a breakpoint stop too, rather than taken for the guest halting.
+        if (!patch) patch = bps_.patch_at_linear_phys(paging_of(vcpu.get_sregs()), linear_pc() - 1);
         if (patch && patch->byte == kHlt) {
             kvm_regs r = vcpu.get_regs();
             r.rip -= 1;
