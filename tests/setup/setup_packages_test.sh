@@ -47,6 +47,7 @@ libgtest-dev 1.12.1-0.2 install ok installed
 libgmock-dev 1.12.1-0.2 install ok installed
 gdb 13.1-3 install ok installed
 python3 3.11.2-1 install ok installed
+lldb 1:14.0-55.7 install ok installed
 qemu-system-x86 1:7.2+dfsg-7 install ok installed
 busybox-static 1:1.35.0-4 install ok installed
 xz-utils 5.4.1-0.2 install ok installed
@@ -101,7 +102,7 @@ check "only what is missing, in the list's order" "cmake qemu-system-x86 clang l
   "$(printf '%s\n' "$base" | grep -Ev '^(cmake|qemu-system-x86|clang|libclang-rt-dev) ')
 $boost174"
 
-check "nothing installed" "build-essential cmake libgtest-dev libgmock-dev gdb python3 qemu-system-x86 busybox-static xz-utils cpio clang libclang-rt-dev libboost-dev libboost-program-options-dev" ""
+check "nothing installed" "build-essential cmake libgtest-dev libgmock-dev gdb python3 lldb qemu-system-x86 busybox-static xz-utils cpio clang libclang-rt-dev libboost-dev libboost-program-options-dev" ""
 
 [ $failures -eq 0 ] || { echo "$failures case(s) failed"; exit 1; }
 echo "all cases passed"
