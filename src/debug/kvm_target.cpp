@@ -150,8 +150,12 @@ void KvmTarget::resume_threads(std::span<const stub::ThreadAction> actions, Stop
 bool KvmTarget::still_a_breakpoint(unsigned index, const StopEvent& ev) const {
     if (ev.kind != StopEvent::Kind::SoftwareBreak && ev.kind != StopEvent::Kind::HardwareBreak) return true;
     const VcpuRegisters& r = runners_[index]->registers();
-    const std::uint64_t pc = linear_pc(r.regs(), r.sregs());
-    if (breakpoints_.patch_at(pc)) return true;
+    const kvm_sregs sregs = r.sregs();
+    const std::uint64_t pc = linear_pc(r.regs(), sregs);
+    std::lock_guard bps(breakpoints_.run_mutex());
+    // By the linear pc, or by the byte it maps to (`monitor phys on`: gdb's
+    // breakpoint addresses are physical then).
+    if (breakpoints_.patch_at(pc) || breakpoints_.patch_at_linear_phys(paging_of(sregs), pc)) return true;
     for (const DebugSlot& slot : breakpoints_.debug_registers().slots())
         if (slot.enabled && slot.kind == DebugKind::Execute && slot.addr == pc) return true;
     return false;
