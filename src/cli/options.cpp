@@ -22,16 +22,27 @@ std::optional<std::uint64_t> parse_number(std::string_view text, int base) {
 const char* kExamples = R"(
 Examples:
   kvmgdb guests/hello-long.elf              run a 64-bit guest in long mode
-  kvmgdb --mode paged32 my-kernel.elf       a 32-bit ELF with paging (4 MiB pages)
+  kvmgdb --mode paged32 my-kernel.elf       32-bit paging (4 MiB pages)
   kvmgdb --mode real boot.elf               16-bit real mode (CS:IP = 0:entry)
   kvmgdb --format raw --load-addr 0 --entry 0 --mode long payload.bin
   kvmgdb --listen :1234 guest.elf           wait for gdb (target remote :1234)
 
-Exit status: 0 when the guest executes HLT; N when it writes byte N to port 0xF4;
-1 when KVM is unusable; 2 for a bad command line or guest image; 3 when the guest
-crashes (triple fault, failed VM entry). Port 0xE9 and COM1 (0x3F8) print to stdout.
-No /dev/kvm here? Run kvmgdb under scripts/with-kvm.
+Exit status: 0 when the guest executes HLT; N when it writes byte N to port
+0xF4; 1 when KVM is unusable; 2 for a bad command line or guest image; 3 when
+the guest crashes (triple fault, failed VM entry). Port 0xE9 and COM1 (0x3F8)
+print to stdout. No /dev/kvm here? Run kvmgdb under scripts/with-kvm.
 )";
+
+// Program_options pads a wrapped description's lines with a trailing space.
+std::string without_trailing_spaces(const std::string& text) {
+    std::string out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) {
+        line.erase(line.find_last_not_of(' ') + 1);
+        out += line + "\n";
+    }
+    return out;
+}
 
 }  // namespace
 
@@ -74,20 +85,22 @@ std::uint64_t parse_address(std::string_view text) {
 }
 
 CliOptions parse_command_line(const std::vector<std::string>& args) {
-    po::options_description visible("Usage: kvmgdb [options] GUEST\n\nOptions");
+    // 80 columns, descriptions at least 44 wide: Program_options wraps them at word
+    // boundaries itself (a newline inside one would restart its wrapping mid-line).
+    po::options_description visible("Usage: kvmgdb [options] GUEST\n\nOptions", 80, 44);
     visible.add_options()
         ("help,h", "show this help and exit")
         ("version,V", "show the version and exit")
-        ("check-kvm", "run a tiny guest in each CPU mode on this host's KVM, say which work,\n"
+        ("check-kvm", "run a tiny guest in each CPU mode on this host's KVM, say which work, "
                       "exit 0 only if all do")
-        ("print-gdb-extension", "print the path of kvmgdb's gdb extension (kvmgdb.py: `source` it\n"
+        ("print-gdb-extension", "print the path of kvmgdb's gdb extension (kvmgdb.py: `source` it "
                                 "in gdb) and exit")
         ("mode", po::value<std::string>()->value_name("MODE"),
-         "CPU mode at entry: real, protected, paged32 or long\n(default: long for ELF64, protected for ELF32)")
+         "CPU mode at entry: real, protected, paged32 or long (default: long for ELF64, protected for ELF32)")
         ("memory,m", po::value<std::string>()->value_name("SIZE")->default_value("64M"),
          "guest RAM, 1M to 3G; K/M/G suffixes")
         ("cpus", po::value<std::string>()->value_name("N")->default_value("1"),
-         "vCPUs, 1 to 64; each starts at the entry with edi/rdi = its index\n(docs/guest-abi.md)")
+         "vCPUs, 1 to 64; each starts at the entry with edi/rdi = its index (docs/guest-abi.md)")
         ("format", po::value<std::string>()->value_name("FMT")->default_value("elf"),
          "guest image format: elf or raw (flat binary)")
         ("load-addr", po::value<std::string>()->value_name("ADDR"),
@@ -95,19 +108,19 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         ("entry", po::value<std::string>()->value_name("ADDR"),
          "raw images: entry point (default: the load address)")
         ("listen", po::value<std::string>()->value_name("ADDR"),
-         "serve the GDB remote protocol on ADDR (HOST:PORT, :PORT or unix:PATH);\n"
+         "serve the GDB remote protocol on ADDR (HOST:PORT, :PORT or unix:PATH); "
          "the guest waits at its entry for gdb's first continue")
         ("log-packets", po::value<std::string>()->value_name("FILE"),
          "with --listen: log every RSP packet, timestamped, to FILE (- for stderr)")
         ("breakpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
-         "with --listen: auto (what this host's KVM traps), int3 (int3 for break,\n"
+         "with --listen: auto (what this host's KVM traps), int3 (int3 for break, "
          "debug registers for hbreak) or hlt (a 1-byte HLT patch for both)")
         ("gdb-arch", po::value<std::string>()->value_name("ARCH")->default_value("auto"),
-         "with --listen: the register layout gdb gets from its first packet:\n"
-         "auto (x86-64 for an ELF64, else the CPU mode's), i386 or x86-64\n"
+         "with --listen: the register layout gdb gets from its first packet: "
+         "auto (x86-64 for an ELF64, else the CPU mode's), i386 or x86-64 "
          "(every mode, upper halves zero outside long mode)")
         ("watchpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
-         "with --listen: auto, debugreg (DR0-DR3, page protection past four\n"
+         "with --listen: auto, debugreg (DR0-DR3, page protection past four "
          "or for long ranges) or pageprot (read-only/removed memslots)")
         ("verbose,v", "log unhandled ports and MMIO (once each) to stderr");
     po::options_description hidden;
@@ -130,7 +143,7 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         std::ostringstream help;
         help << visible << kExamples;
         out.action = CliOptions::Action::Help;
-        out.help_text = help.str();
+        out.help_text = without_trailing_spaces(help.str());
         return out;
     }
     if (vm.count("version")) {

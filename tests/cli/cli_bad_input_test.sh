@@ -7,6 +7,20 @@ kvmgdb=$1 guests=$2
 
 expect "--help documents the options" 0 'Usage: kvmgdb.*' '' -- "$kvmgdb" --help
 expect "--help has examples" 0 'kvmgdb --mode paged32 my-kernel.elf' '' -- "$kvmgdb" --help
+# Every line of --help fits 80 columns, with no trailing blanks, and an option's
+# description breaks a line only where the next word would not fit in the 79
+# columns Program_options fills (it broke them mid-sentence where a description
+# held a newline of its own).
+"$kvmgdb" --help >"$tmp/help.txt"
+check "--help fits 80 columns" awk 'length($0) > 80 { bad = 1; print "  too long: " $0 } END { exit bad }' "$tmp/help.txt"
+check "--help has no trailing blanks" bash -c '! grep -n " $" "$1"' _ "$tmp/help.txt"
+check "--help breaks descriptions only where a word does not fit" awk '
+  function continuation(l) { return substr(l, 1, 30) ~ /^ *$/ && length(l) > 30 && substr(l, 31, 1) != " " }
+  continuation($0) && prev != "" {
+    if (length(prev) + 1 + length($1) <= 79) { bad = 1; print "  needless break after: " prev }
+  }
+  { prev = ($0 ~ /^  -/ || continuation($0)) ? $0 : "" }
+  END { exit bad }' "$tmp/help.txt"
 expect "--version" 0 '^kvmgdb [0-9]+\.[0-9]+' '' -- "$kvmgdb" --version
 expect "no guest" 2 '' "no guest image given" -- "$kvmgdb"
 expect "unknown option" 2 '' "unrecognised option '--frobnicate'|unrecognized option '--frobnicate'" -- "$kvmgdb" --frobnicate x.elf
