@@ -215,7 +215,8 @@ std::optional<std::uint8_t> BreakpointManager::ram_byte_at_linear(const PagingSt
     return mem_.read8(w.phys);
 }
 
-const Patch* BreakpointManager::patch_at_linear_phys(const PagingState& paging, std::uint64_t linear) const {
+const Patch* BreakpointManager::patch_hit(const PagingState& paging, std::uint64_t linear) const {
+    if (const Patch* p = patch_at(linear)) return p;
     WalkResult w = walk(mem_, paging, linear);
     return w.ok() ? patch_at_phys(w.phys) : nullptr;
 }

@@ -123,8 +123,10 @@ public:
     // The byte in guest RAM at a vCPU's linear address (its own page tables, whatever
     // `monitor phys` says), patches not hidden; nullopt when unmapped.
     std::optional<std::uint8_t> ram_byte_at_linear(const PagingState& paging, std::uint64_t linear) const;
-    // The patch of the byte a vCPU's linear address maps to (its page tables), or nullptr.
-    const Patch* patch_at_linear_phys(const PagingState& paging, std::uint64_t linear) const;
+    // The patch a vCPU at linear address `linear` ran into: the one gdb set at that
+    // address, or else one on the byte it maps to through the vCPU's page tables (gdb
+    // set it through another mapping, or under `monitor phys on`); nullptr if none.
+    const Patch* patch_hit(const PagingState& paging, std::uint64_t linear) const;
     // An MMIO exit on a protected page: applies the access to RAM (a write over a patch
     // byte becomes the byte to restore; the patch stays) and returns the watchpoint it
     // hit, if any. nullopt also when the access is not in RAM.

@@ -34,8 +34,7 @@ std::optional<StopEvent> debug_exit_stop(const exit::Debug& d, const BreakpointM
         // guest int3 on the byte after one of our patches is the guest's own.
         const kvm_sregs sregs = vcpu.get_sregs();
         const std::uint64_t pc = linear_pc(vcpu.get_regs(), sregs);
-        const Patch* patch = bps.patch_at(pc);
-        if (!patch) patch = bps.patch_at_linear_phys(paging_of(sregs), pc);  // through an alias
+        const Patch* patch = bps.patch_hit(paging_of(sregs), pc);
         if (!patch) {
             // gdb removed the breakpoint while this vCPU was on its way out of KVM_RUN
             // from it (non-stop): the guest's own byte is back at rip, and it runs.

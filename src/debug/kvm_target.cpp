@@ -155,7 +155,7 @@ bool KvmTarget::still_a_breakpoint(unsigned index, const StopEvent& ev) const {
     std::lock_guard bps(breakpoints_.run_mutex());
     // By the linear pc, or by the byte it maps to (`monitor phys on`: gdb's
     // breakpoint addresses are physical then).
-    if (breakpoints_.patch_at(pc) || breakpoints_.patch_at_linear_phys(paging_of(sregs), pc)) return true;
+    if (breakpoints_.patch_hit(paging_of(sregs), pc)) return true;
     for (const DebugSlot& slot : breakpoints_.debug_registers().slots())
         if (slot.enabled && slot.kind == DebugKind::Execute && slot.addr == pc) return true;
     return false;

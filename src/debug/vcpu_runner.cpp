@@ -58,13 +58,6 @@ void VcpuRunner::kill() {
     last_stop_ = StopEvent{StopEvent::Kind::Terminated, kSigKill, 0, 0, "killed"};
 }
 
-// A HLT exit at a linear address whose byte is no HLT (0xF4) now: the HLT was a patch
-// that gdb removed meanwhile (HLT is one byte; rip is past it).
-bool VcpuRunner::removed_patch_at(std::uint64_t addr) const {
-    auto byte = bps_.ram_byte_at_linear(paging_of(vcpu_.get_sregs()), addr);
-    return byte && *byte != kHlt;
-}
-
 std::uint64_t VcpuRunner::linear_pc() const { return debug::linear_pc(vcpu_.get_regs(), vcpu_.get_sregs()); }
 
 void VcpuRunner::thread_main() {
@@ -321,28 +314,28 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
     Vcpu& vcpu = vcpu_;
     if (auto* d = std::get_if<exit::Debug>(&e)) return debug_exit_stop(*d, bps_, vcpu);
     if (std::holds_alternative<exit::Hlt>(e)) {
-        // rip is past the HLT: one of our patches when rip-1 is a breakpoint address.
-        const Patch* patch = bps_.patch_at(linear_pc() - 1);
-        // Or the same byte patched through another linear address (an alias mapping):
-        // reported as a breakpoint stop too, rather than taken for the guest halting.
-        if (!patch) patch = bps_.patch_at_linear_phys(paging_of(vcpu.get_sregs()), linear_pc() - 1);
-        if (patch && patch->byte == kHlt) {
-            kvm_regs r = vcpu.get_regs();
-            r.rip -= 1;
-            vcpu.set_regs(r);
+        // rip is past the HLT (one byte): one of our patches when rip-1 holds one.
+        const kvm_sregs sregs = vcpu.get_sregs();
+        kvm_regs regs = vcpu.get_regs();
+        const std::uint64_t at = debug::linear_pc(regs, sregs) - 1;
+        const PagingState paging = paging_of(sregs);
+        const Patch* patch = bps_.patch_hit(paging, at);
+        const bool ours = patch && patch->byte == kHlt;
+        // Or gdb removed that breakpoint while this vCPU was on its way out of KVM_RUN
+        // from it (non-stop: the others run while gdb inserts and removes): rip-1 holds
+        // no HLT any more, and the guest's own instruction there runs now, unreported.
+        const std::optional<std::uint8_t> byte = ours ? std::nullopt : bps_.ram_byte_at_linear(paging, at);
+        const bool removed = byte && *byte != kHlt;
+        if (ours || removed) {
+            regs.rip -= 1;
+            vcpu.set_regs(regs);
+        }
+        if (removed) return std::nullopt;
+        if (ours) {
             StopEvent ev;
             ev.kind = patch->software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
             ev.signal = kSigTrap;
             return ev;
-        }
-        if (removed_patch_at(linear_pc() - 1)) {
-            // gdb removed the breakpoint while this vCPU was on its way out of KVM_RUN
-            // from it (non-stop: the others run while gdb inserts and removes): the
-            // guest's own instruction is back at rip-1 and runs now, unreported.
-            kvm_regs r = vcpu.get_regs();
-            r.rip -= 1;
-            vcpu.set_regs(r);
-            return std::nullopt;
         }
         finished_ = true;
         halted_ = true;

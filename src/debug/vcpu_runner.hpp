@@ -114,7 +114,6 @@ private:
     VcpuExit run_guest(bool finish_only);
     void apply_guest_debug(bool step);  // KVM_SET_GUEST_DEBUG, remembering `step`
     std::uint64_t linear_pc() const;
-    bool removed_patch_at(std::uint64_t addr) const;
 
     Machine& machine_;
     Vcpu& vcpu_;
