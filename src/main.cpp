@@ -4,15 +4,21 @@
 #include <utility>  // before Asio (Boost 1.74 uses std::exchange unincluded)
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
+#include <cerrno>
+#include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
+#include "cli/gdb_batch.hpp"
 #include "cli/gdb_extension.hpp"
 #include "cli/listen_check.hpp"
 #include "cli/options.hpp"
@@ -61,14 +67,46 @@ debug::TargetOptions target_options(const CliOptions& options) {
     return t;
 }
 
+// This kvmgdb's own path, for gdb scripts that ask it things (empty if unknown).
+std::string own_path() {
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    return ec ? std::string{} : exe.string();
+}
+
+// --gdb-batch: every script must be readable before anything starts (a typo is
+// one line and status 2, not a gdb error after the guest booted).
+bool gdb_batch_scripts_readable(const CliOptions& options) {
+    for (const std::string& script : options.gdb_batch) {
+        if (::access(script.c_str(), R_OK) != 0) {
+            std::fprintf(stderr, "kvmgdb: --gdb-batch: cannot read '%s': %s\n", script.c_str(), std::strerror(errno));
+            return false;
+        }
+    }
+    return true;
+}
+
 // --listen: the guest waits at its entry for gdb; the io thread serves gdb while the
 // KVM target runs the vCPU on its own thread (docs/gdb.md). The address and the
 // packet log are command-line values: checked before the guest and KVM, and a
 // problem with them is status 2 (a port in use included).
+// --gdb-batch: the same server on a free loopback port, with gdb as our child; its
+// exit status is ours, and when it ends the server ends with it.
 int run_debug_server(const CliOptions& options) {
+    const bool batch = !options.gdb_batch.empty();
+    if (batch && !gdb_batch_scripts_readable(options)) return kExitBadInput;
     stub::ServerOptions server_options;
+    if (batch) {
+        // The user reads gdb's output and the guest's: no "listening on", no
+        // connection notices (warnings and errors still go to stderr).
+        server_options.announce = [](std::string_view) {};
+        server_options.log = [](std::string_view line) {
+            if (line.starts_with("kvmgdb: gdb connected") || line.starts_with("kvmgdb: gdb disconnected")) return;
+            write_all(2, line);
+        };
+    }
     try {
-        server_options.address = stub::parse_listen_address(*options.listen);
+        server_options.address = stub::parse_listen_address(batch ? "127.0.0.1:0" : *options.listen);
     } catch (const stub::ListenAddressError& e) {
         std::fprintf(stderr, "kvmgdb: --listen: %s\n", e.what());
         return kExitBadInput;
@@ -111,8 +149,45 @@ int run_debug_server(const CliOptions& options) {
             return kExitBadInput;
         }
         server->start();
-        io.run();
+        std::optional<GdbChild> gdb;
+        std::optional<int> gdb_status;
+        std::thread gdb_waiter;
+        if (batch) {
+            std::optional<std::string> elf;
+            if (options.guest.format == ImageFormat::Elf) elf = options.guest.path;
+            try {
+                gdb.emplace(gdb_batch_command(options.gdb_program, server->local_address(), elf, options.gdb_batch,
+                                              own_path()));
+            } catch (const std::system_error& e) {
+                std::fprintf(stderr, "kvmgdb: --gdb-batch: %s\n", e.what());
+                return kExitBadInput;
+            }
+            // gdb's end ends the server too (a gdb that died without detaching
+            // would otherwise leave it waiting for the next one).
+            gdb_waiter = std::thread([&] {
+                gdb_status = gdb->wait();
+                boost::asio::post(io, [&] {
+                    if (!server->result()) server->shutdown(SIGTERM);
+                });
+            });
+        }
+        try {
+            io.run();
+        } catch (...) {
+            if (gdb_waiter.joinable()) {
+                gdb->kill();
+                gdb_waiter.join();
+            }
+            throw;
+        }
         result = server->result();
+        if (batch) {
+            gdb_waiter.join();  // the server may end first (gdb killed the guest, then quits)
+            // A guest gdb detached from runs on to its end, as with --listen.
+            if (result && !result->guest_end && result->kind == stub::ServerResult::Kind::Detached)
+                target.wait_stopped();
+            return *gdb_status;
+        }
     }
     if (!result) return kExitHostError;  // io ran out of work without an ending: a bug
     using Kind = stub::ServerResult::Kind;
@@ -167,7 +242,7 @@ int main(int argc, char** argv) {
         }
     }
     try {
-        if (options.listen) return run_debug_server(options);
+        if (options.debugging()) return run_debug_server(options);
         Machine machine(options.guest, [](std::string_view s) { write_all(1, s); },
                         [](std::string_view s) { write_all(2, s); });
         RunOutcome outcome = machine.run_to_end();

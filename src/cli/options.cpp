@@ -26,11 +26,13 @@ Examples:
   kvmgdb --mode real boot.elf               16-bit real mode (CS:IP = 0:entry)
   kvmgdb --format raw --load-addr 0 --entry 0 --mode long payload.bin
   kvmgdb --listen :1234 guest.elf           wait for gdb (target remote :1234)
+  kvmgdb --gdb-batch check.py guest.elf     run a gdb script against the guest
 
 Exit status: 0 when the guest executes HLT; N when it writes byte N to port
 0xF4; 1 when KVM is unusable; 2 for a bad command line or guest image; 3 when
-the guest crashes (triple fault, failed VM entry). Port 0xE9 and COM1 (0x3F8)
-print to stdout. No /dev/kvm here? Run kvmgdb under scripts/with-kvm.
+the guest crashes (triple fault, failed VM entry); with --gdb-batch, gdb's.
+Port 0xE9 and COM1 (0x3F8) print to stdout. No /dev/kvm here? Run kvmgdb under
+scripts/with-kvm.
 )";
 
 // Program_options pads a wrapped description's lines with a trailing space.
@@ -110,17 +112,24 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         ("listen", po::value<std::string>()->value_name("ADDR"),
          "serve the GDB remote protocol on ADDR (HOST:PORT, :PORT or unix:PATH); "
          "the guest waits at its entry for gdb's first continue")
+        ("gdb-batch", po::value<std::vector<std::string>>()->value_name("SCRIPT"),
+         "serve gdb on a free loopback port and run gdb -batch on the guest with "
+         "SCRIPT (.py: Python, else gdb commands; repeat for more, run in order); "
+         "exit with gdb's status, non-zero when a script failed")
+        ("gdb", po::value<std::string>()->value_name("PROGRAM")->default_value("gdb"),
+         "with --gdb-batch: the gdb to run")
         ("log-packets", po::value<std::string>()->value_name("FILE"),
-         "with --listen: log every RSP packet, timestamped, to FILE (- for stderr)")
+         "with --listen or --gdb-batch: log every RSP packet, timestamped, to FILE "
+         "(- for stderr)")
         ("breakpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
-         "with --listen: auto (what this host's KVM traps), int3 (int3 for break, "
+         "with --listen or --gdb-batch: auto (what this host's KVM traps), int3 (int3 for break, "
          "debug registers for hbreak) or hlt (a 1-byte HLT patch for both)")
         ("gdb-arch", po::value<std::string>()->value_name("ARCH")->default_value("auto"),
-         "with --listen: the register layout gdb gets from its first packet: "
+         "with --listen or --gdb-batch: the register layout gdb gets from its first packet: "
          "auto (x86-64 for an ELF64, else the CPU mode's), i386 or x86-64 "
          "(every mode, upper halves zero outside long mode)")
         ("watchpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
-         "with --listen: auto, debugreg (DR0-DR3, page protection past four "
+         "with --listen or --gdb-batch: auto, debugreg (DR0-DR3, page protection past four "
          "or for long ranges) or pageprot (read-only/removed memslots)")
         ("verbose,v", "log unhandled ports and MMIO (once each) to stderr");
     po::options_description hidden;
@@ -184,8 +193,20 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
     if (g.format == ImageFormat::Elf && (g.load_addr || g.entry))
         throw UsageError("--load-addr and --entry are for --format raw; an ELF says where it goes");
     if (vm.count("listen")) out.listen = vm["listen"].as<std::string>();
+    if (vm.count("gdb-batch")) {
+        out.gdb_batch = vm["gdb-batch"].as<std::vector<std::string>>();
+        if (out.listen)
+            throw UsageError("--gdb-batch serves gdb on a loopback port of its own: it does not take --listen");
+        for (const std::string& script : out.gdb_batch) {
+            // gdb gets the list in one environment variable, a name per line.
+            if (script.empty() || script.find('\n') != std::string::npos)
+                throw UsageError("--gdb-batch needs a script file name (without newlines)");
+        }
+    }
+    out.gdb_program = vm["gdb"].as<std::string>();
+    if (out.gdb_batch.empty() && !vm["gdb"].defaulted()) throw UsageError("--gdb needs --gdb-batch");
     if (vm.count("log-packets")) {
-        if (!out.listen) throw UsageError("--log-packets needs --listen");
+        if (!out.debugging()) throw UsageError("--log-packets needs --listen or --gdb-batch");
         out.log_packets = vm["log-packets"].as<std::string>();
         if (out.log_packets->empty()) throw UsageError("--log-packets needs a file name (or - for stderr)");
     }
@@ -199,14 +220,15 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
     else if (watchpoints == "pageprot") out.watchpoints = CliOptions::Watchpoints::PageProtection;
     else if (watchpoints != "auto")
         throw UsageError("unknown --watchpoints '" + watchpoints + "' (expected auto, debugreg or pageprot)");
-    if (!out.listen && (!vm["breakpoints"].defaulted() || !vm["watchpoints"].defaulted()))
-        throw UsageError("--breakpoints and --watchpoints need --listen");
+    if (!out.debugging() && (!vm["breakpoints"].defaulted() || !vm["watchpoints"].defaulted()))
+        throw UsageError("--breakpoints and --watchpoints need --listen or --gdb-batch");
     auto gdb_arch = vm["gdb-arch"].as<std::string>();
     if (gdb_arch == "i386") out.gdb_arch = CliOptions::GdbArch::I386;
     else if (gdb_arch == "x86-64") out.gdb_arch = CliOptions::GdbArch::X86_64;
     else if (gdb_arch != "auto")
         throw UsageError("unknown --gdb-arch '" + gdb_arch + "' (expected auto, i386 or x86-64)");
-    if (!out.listen && !vm["gdb-arch"].defaulted()) throw UsageError("--gdb-arch needs --listen");
+    if (!out.debugging() && !vm["gdb-arch"].defaulted())
+        throw UsageError("--gdb-arch needs --listen or --gdb-batch");
     g.verbose = vm.count("verbose") > 0;
     return out;
 }

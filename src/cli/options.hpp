@@ -23,6 +23,11 @@ struct CliOptions {
     Action action = Action::Run;
     GuestConfig guest;
     std::optional<std::string> listen;  // --listen, for the GDB stub
+    // --gdb-batch SCRIPT (repeatable): serve gdb on a loopback port of our own and
+    // run `gdb -batch` with these scripts in order (cli/gdb_batch.hpp).
+    std::vector<std::string> gdb_batch;
+    std::string gdb_program = "gdb";         // --gdb, with --gdb-batch
+    bool debugging() const { return listen || !gdb_batch.empty(); }
     std::optional<std::string> log_packets;  // --log-packets FILE ("-": stderr), with --listen
     // --breakpoints / --watchpoints: force a mechanism instead of the probe's choice.
     enum class Breakpoints { Auto, Int3, Hlt };

@@ -67,7 +67,7 @@ expect "--listen over a file that is not a socket" 2 '' "^kvmgdb: --listen: cann
 [ -f "$tmp/text.elf" ] || { failed=$((failed + 1)); echo "FAIL --listen removed the file that is not a socket"; }
 expect "--log-packets into a missing directory" 2 '' "^kvmgdb: --log-packets: cannot open packet log /proc/x/log: No such file or directory$" -- "$kvmgdb" --listen :0 --log-packets /proc/x/log "$hello"
 expect "bad --gdb-arch" 2 '' "^kvmgdb: unknown --gdb-arch 'i8086' \(expected auto, i386 or x86-64\)$" -- "$kvmgdb" --listen :0 --gdb-arch i8086 "$hello"
-expect "--gdb-arch without --listen" 2 '' "^kvmgdb: --gdb-arch needs --listen$" -- "$kvmgdb" --gdb-arch x86-64 "$hello"
+expect "--gdb-arch without --listen" 2 '' "^kvmgdb: --gdb-arch needs --listen or --gdb-batch$" -- "$kvmgdb" --gdb-arch x86-64 "$hello"
 
 # --print-gdb-extension: the source tree's copy from a build directory, the
 # installed one (PREFIX/share/kvmgdb/kvmgdb.py) next to an installed binary.

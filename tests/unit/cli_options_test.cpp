@@ -63,6 +63,35 @@ TEST(CommandLine, LogPackets) {
     EXPECT_THROW(parse_command_line({"--listen", ":0", "g.elf", "--log-packets"}), UsageError);
 }
 
+TEST(CommandLine, GdbBatch) {
+    auto o = parse_command_line({"--gdb-batch", "a.py", "--gdb-batch", "b.gdb", "--cpus", "2", "g.elf"});
+    EXPECT_EQ(o.gdb_batch, (std::vector<std::string>{"a.py", "b.gdb"}));  // in the order given
+    EXPECT_EQ(o.gdb_program, "gdb");
+    EXPECT_TRUE(o.debugging());
+    EXPECT_FALSE(o.listen);
+    EXPECT_EQ(parse_command_line({"--gdb-batch", "a.py", "--gdb", "/opt/gdb", "g.elf"}).gdb_program, "/opt/gdb");
+    // The options that need a debugger take --gdb-batch as well as --listen.
+    auto d = parse_command_line({"--gdb-batch", "a.py", "--breakpoints", "hlt", "--gdb-arch", "i386",
+                                 "--log-packets", "-", "g.elf"});
+    EXPECT_EQ(d.breakpoints, CliOptions::Breakpoints::Hlt);
+    EXPECT_EQ(d.log_packets, "-");
+    auto error_of = [](std::vector<std::string> args) {
+        try {
+            parse_command_line(args);
+        } catch (const UsageError& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(error_of({"--gdb-batch", "a.py", "--listen", ":0", "g.elf"}),
+              "--gdb-batch serves gdb on a loopback port of its own: it does not take --listen");
+    EXPECT_EQ(error_of({"--gdb", "/opt/gdb", "g.elf"}), "--gdb needs --gdb-batch");
+    EXPECT_EQ(error_of({"--gdb-batch", "", "g.elf"}), "--gdb-batch needs a script file name (without newlines)");
+    EXPECT_EQ(error_of({"--gdb-batch", "a\nb.py", "g.elf"}), "--gdb-batch needs a script file name (without newlines)");
+    EXPECT_EQ(error_of({"--log-packets", "x", "g.elf"}), "--log-packets needs --listen or --gdb-batch");
+    EXPECT_EQ(error_of({"--gdb-batch", "a.py"}), "no guest image given");
+}
+
 TEST(CommandLine, BreakpointAndWatchpointMechanisms) {
     auto d = parse_command_line({"--listen", ":0", "g.elf"});
     EXPECT_EQ(d.breakpoints, CliOptions::Breakpoints::Auto);
@@ -113,7 +142,7 @@ TEST(CommandLine, HelpDocumentsEveryOption) {
     auto o = parse_command_line({"--help"});
     ASSERT_EQ(o.action, CliOptions::Action::Help);
     for (const char* opt : {"--help", "--version", "--mode", "--memory", "--format", "--load-addr", "--entry",
-                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "--gdb-arch", "--print-gdb-extension", "Examples", "Exit status", "scripts/with-kvm"})
+                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "--gdb-arch", "--print-gdb-extension", "--gdb-batch", "--gdb", "Examples", "Exit status", "scripts/with-kvm"})
         EXPECT_NE(o.help_text.find(opt), std::string::npos) << opt;
     EXPECT_EQ(parse_command_line({"--version"}).action, CliOptions::Action::Version);
     EXPECT_EQ(parse_command_line({"--check-kvm"}).action, CliOptions::Action::CheckKvm);

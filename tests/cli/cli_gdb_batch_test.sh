@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# kvmgdb --gdb-batch end to end on real KVM with the real gdb: scripts run in
+# order against the stopped guest, their output and the guest's console are
+# printed, and kvmgdb's status is gdb's: 0 when every script ran through, 1 when a
+# gdb command failed or a Python script raised (the message shown), N for
+# sys.exit(N); bad scripts and options are one line and status 2.
+set -u
+kvmgdb=$1 guests=$2 gdb=${3:-gdb}
+. "$(dirname "$0")/lib.sh"
+guest=$guests/cguest64.elf
+
+cat >"$tmp/values.py" <<'PY'
+import gdb
+gdb.execute("break factorial")
+gdb.execute("continue")
+print("checked: n =", int(gdb.parse_and_eval("n")))
+PY
+cat >"$tmp/finish.py" <<'PY'
+import gdb
+gdb.execute("delete")
+gdb.execute("continue")
+print("checked: exit code", int(gdb.parse_and_eval("$_exitcode")))
+PY
+printf 'print 6 * 7\n' >"$tmp/first.gdb"
+printf 'continue\nprint $_exitcode\n' >"$tmp/exitcode.gdb"
+printf 'break sum_to\ncontinue\nprint no_such_variable\nprint 12345\n' >"$tmp/bad.gdb"
+printf 'import gdb\nraise RuntimeError("the guest is wrong")\n' >"$tmp/raise.py"
+printf 'import sys\nsys.exit(4)\n' >"$tmp/exit4.py"
+printf 'print 1\n' >"$tmp/never.gdb"
+
+b=(--gdb "$gdb" --gdb-batch)
+expect "two Python scripts in order: stopped at the entry, a breakpoint, the guest's exit" 0 \
+  'checked: n = 5' '' -- "$kvmgdb" "${b[@]}" "$tmp/values.py" --gdb-batch "$tmp/finish.py" "$guest"
+check "  the guest's console is printed" grep -q '^factorial(5) = 120$' "$tmp/out"
+check "  gdb starts connected, at the entry" grep -q '^_start () at .*start64.S' "$tmp/out"
+check "  the guest's exit (HLT: code 0) as gdb saw it" grep -q '^checked: exit code 0$' "$tmp/out"
+check "  no connection notices" test ! -s "$tmp/err"
+expect "a gdb command file" 0 '^\$1 = 42$' '' -- "$kvmgdb" "${b[@]}" "$tmp/first.gdb" "$guest"
+check "  the guest was killed at the end" grep -q 'killed' "$tmp/out"
+expect "the guest's exit status reaches gdb; kvmgdb's status is gdb's" 0 '^\$1 = 7$' '' -- \
+  "$kvmgdb" "${b[@]}" "$tmp/exitcode.gdb" "$guests/exit-code.elf"
+expect "a failing gdb command is status 1, named, and the rest do not run" 1 '^\$1 = 42$' \
+  "bad.gdb failed: .*bad.gdb:3: Error in sourced command file:" -- \
+  "$kvmgdb" "${b[@]}" "$tmp/first.gdb" --gdb-batch "$tmp/bad.gdb" --gdb-batch "$tmp/never.gdb" "$guest"
+check "  the commands before it ran" grep -q '^Breakpoint 1, sum_to' "$tmp/out"
+check "  gdb's message is shown" grep -q 'No symbol "no_such_variable" in current context' "$tmp/err"
+check "  nothing after the failing command ran" bash -c "! grep -q '12345' '$tmp/out'"
+check "  nor the next script" bash -c "! grep -Eq '^\\\$[0-9]+ = 1$' '$tmp/out'"
+expect "a Python script that raises is status 1, with its traceback" 1 '^_start \(\) at' 'RuntimeError: the guest is wrong' -- \
+  "$kvmgdb" "${b[@]}" "$tmp/raise.py" "$guest"
+check "  the traceback starts at the script, not at kvmgdb's driver" \
+  bash -c "grep -q 'raise.py\", line 2' '$tmp/err' && ! grep -q '<string>' '$tmp/err'"
+expect "sys.exit(4) in a script is status 4" 4 '^_start \(\) at' '' -- "$kvmgdb" "${b[@]}" "$tmp/exit4.py" "$guest"
+expect "a missing script: one line, status 2, before anything runs" 2 '' \
+  "^kvmgdb: --gdb-batch: cannot read '$tmp/nope.py': No such file or directory$" -- \
+  "$kvmgdb" "${b[@]}" "$tmp/nope.py" "$guest"
+expect "a gdb that cannot be run: one line, status 2" 2 '' \
+  '^kvmgdb: --gdb-batch: cannot run /nonexistent/gdb: No such file or directory$' -- \
+  "$kvmgdb" --gdb /nonexistent/gdb --gdb-batch "$tmp/first.gdb" "$guest"
+expect "--gdb-batch with --listen: one line, status 2" 2 '' \
+  '^kvmgdb: --gdb-batch serves gdb on a loopback port of its own: it does not take --listen$' -- \
+  "$kvmgdb" --listen 127.0.0.1:0 --gdb-batch "$tmp/first.gdb" "$guest"
+expect "--gdb without --gdb-batch: status 2" 2 '' '^kvmgdb: --gdb needs --gdb-batch$' -- \
+  "$kvmgdb" --gdb "$gdb" "$guest"
+finish
