@@ -32,7 +32,7 @@ Exit status: 0 when the guest executes HLT; N when it writes byte N to port
 0xF4; 1 when KVM is unusable; 2 for a bad command line or guest image; 3 when
 the guest crashes (triple fault, failed VM entry); with --gdb-batch, gdb's.
 Port 0xE9 and COM1 (0x3F8) print to stdout. No /dev/kvm here? Run kvmgdb under
-scripts/with-kvm.
+kvmgdb-with-kvm (scripts/with-kvm in a checkout).
 )";
 
 // Program_options pads a wrapped description's lines with a trailing space.

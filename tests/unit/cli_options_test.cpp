@@ -142,7 +142,7 @@ TEST(CommandLine, HelpDocumentsEveryOption) {
     auto o = parse_command_line({"--help"});
     ASSERT_EQ(o.action, CliOptions::Action::Help);
     for (const char* opt : {"--help", "--version", "--mode", "--memory", "--format", "--load-addr", "--entry",
-                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "--gdb-arch", "--print-gdb-extension", "--gdb-batch", "--gdb", "Examples", "Exit status", "scripts/with-kvm"})
+                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "--gdb-arch", "--print-gdb-extension", "--gdb-batch", "--gdb", "Examples", "Exit status", "scripts/with-kvm", "kvmgdb-with-kvm"})
         EXPECT_NE(o.help_text.find(opt), std::string::npos) << opt;
     EXPECT_EQ(parse_command_line({"--version"}).action, CliOptions::Action::Version);
     EXPECT_EQ(parse_command_line({"--check-kvm"}).action, CliOptions::Action::CheckKvm);
