@@ -53,6 +53,20 @@ struct StopEvent {
     std::string console{};  // (an initializer, so brace-initialised StopEvents need not name it)
 };
 
+// What lies at one of gdb's addresses (LLDB's qMemoryRegionInfo; the text of a
+// failed read for clients that take error messages).
+struct MemoryRegion {
+    std::uint64_t start = 0;   // the region holds [start, start + size), addr among them
+    std::uint64_t size = 0;
+    bool mapped = false;       // false: nothing can be read here
+    bool readable = false;
+    bool writable = false;
+    bool executable = false;
+    // For an unmapped region: why, as a sentence for the user, e.g. "address
+    // 0x400000 is not mapped in the guest's page tables (PDE not present)".
+    std::string why_unmapped{};
+};
+
 enum class BreakpointKind { Software = 0, Hardware = 1, WriteWatch = 2, ReadWatch = 3, AccessWatch = 4 };
 
 // What the target can do; qSupported and the Z-packet answers are computed from it.
@@ -182,6 +196,9 @@ public:
     // bytes it read; 0 means nothing is mapped at addr.
     virtual std::size_t read_memory(std::uint64_t addr, std::span<std::uint8_t> out) = 0;
     virtual std::size_t write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) = 0;
+    // The region around addr, as read_memory sees it (same translation, same rules
+    // about running threads). Default: not known (LLDB is told it is unsupported).
+    virtual std::optional<MemoryRegion> memory_region(std::uint64_t /*addr*/) { return std::nullopt; }
 
     virtual TargetStatus insert_breakpoint(BreakpointKind kind, std::uint64_t addr, std::uint64_t length) = 0;
     virtual TargetStatus remove_breakpoint(BreakpointKind kind, std::uint64_t addr, std::uint64_t length) = 0;

@@ -57,13 +57,13 @@ std::string format_id(const Id& id) {
     return format_hex_u64(id.value);
 }
 
-// m addr,length / M addr,length:XX... / X addr,length:binary ("Packets").
+// m addr,length / x addr,length / M addr,length:XX... / X addr,length:binary ("Packets").
 Request parse_memory(char op, std::string_view args) {
-    std::string_view name = op == 'm' ? "m" : op == 'M' ? "M" : "X";
-    if (op == 'm') {
+    std::string_view name = op == 'm' ? "m" : op == 'x' ? "x" : op == 'M' ? "M" : "X";
+    if (op == 'm' || op == 'x') {
         auto range = parse_pair(args);
         if (!range) return bad(name, "expected addr,length");
-        return ReadMemory{range->first, range->second};
+        return ReadMemory{range->first, range->second, op == 'x'};
     }
     auto parts = split_once(args, ':');
     if (!parts) return bad(name, "missing ':'");
@@ -250,6 +250,15 @@ Request parse_query(std::string_view payload) {
     if (name == "qsThreadInfo") return plain(ThreadInfoNext{});
     if (name == "qOffsets") return plain(QueryOffsets{});
     if (name == "QStartNoAckMode") return plain(StartNoAckMode{});
+    if (name == "qHostInfo") return plain(HostInfo{});
+    if (name == "qProcessInfo") return plain(ProcessInfo{});
+    if (name == "QListThreadsInStopReply") return plain(ListThreadsInStopReply{});
+    if (name == "QEnableErrorStrings") return plain(EnableErrorStrings{});
+    if (name == "qMemoryRegionInfo") {
+        auto addr = has_args && payload[end] == ':' ? parse_hex_u64(args) : std::nullopt;
+        if (!addr) return bad(name, "expected :addr");
+        return MemoryRegionInfo{*addr};
+    }
     if (name == "qSupported") {
         if (has_args && payload[end] != ':') return bad(name, "expected ':'");
         return parse_supported(args);
@@ -377,6 +386,7 @@ Request parse_request(std::string_view payload) {
             return WriteRegister{*regno, std::move(*value)};
         }
         case 'm':
+        case 'x':
         case 'M':
         case 'X': return parse_memory(op, args);
         case 'c':

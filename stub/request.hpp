@@ -65,9 +65,10 @@ struct WriteRegister {  // P n=r...
     std::vector<std::uint8_t> value;  // target byte order, as sent
     KVMGDB_EQ(WriteRegister);
 };
-struct ReadMemory {  // m addr,length
+struct ReadMemory {  // m addr,length  and  x addr,length (binary reply, "binary-upload")
     std::uint64_t addr;
     std::uint64_t length;
+    bool binary = false;  // came as x
     KVMGDB_EQ(ReadMemory);
 };
 struct WriteMemory {  // M addr,length:XX...  and  X addr,length:binary
@@ -176,6 +177,15 @@ struct QuerySymbol {  // qSymbol::  or  qSymbol:value:hexname
     KVMGDB_EQ(QuerySymbol);
 };
 struct MustReplyEmpty { KVMGDB_EQ(MustReplyEmpty); };  // vMustReplyEmpty
+// LLDB's additions (lldb's docs/resources/lldbgdbremote.md), asked for by LLDB alone.
+struct HostInfo { KVMGDB_EQ(HostInfo); };                         // qHostInfo
+struct ProcessInfo { KVMGDB_EQ(ProcessInfo); };                   // qProcessInfo
+struct ListThreadsInStopReply { KVMGDB_EQ(ListThreadsInStopReply); };  // QListThreadsInStopReply
+struct EnableErrorStrings { KVMGDB_EQ(EnableErrorStrings); };     // QEnableErrorStrings
+struct MemoryRegionInfo {                                         // qMemoryRegionInfo:addr
+    std::uint64_t addr;
+    KVMGDB_EQ(MemoryRegionInfo);
+};
 
 enum class BreakpointType : std::uint8_t {
     Software = 0, Hardware = 1, WriteWatch = 2, ReadWatch = 3, AccessWatch = 4,
@@ -205,7 +215,8 @@ using Request = std::variant<
     Kill, VKill, Detach, SetThread, ThreadAlive, CtrlC, VStopped, SetNonStop,
     QueryCurrentThread, ThreadInfoFirst, ThreadInfoNext, ThreadExtraInfo, QueryAttached,
     QuerySupported, StartNoAckMode, SetThreadEvents, XferRead, MonitorCommand,
-    QueryOffsets, QuerySymbol, MustReplyEmpty, InsertBreakpoint, RemoveBreakpoint>;
+    QueryOffsets, QuerySymbol, MustReplyEmpty, InsertBreakpoint, RemoveBreakpoint,
+    HostInfo, ProcessInfo, ListThreadsInStopReply, EnableErrorStrings, MemoryRegionInfo>;
 
 // Payload as produced by Decoder (already un-escaped and RLE-expanded).
 Request parse_request(std::string_view payload);

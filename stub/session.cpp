@@ -34,7 +34,15 @@ void Session::Impl::error(int err) {
     send("E" + to_hex_le(value, 1));
 }
 
-void Session::Impl::error(const TargetStatus& status) { error(status.errno_value ? status.errno_value : EINVAL); }
+void Session::Impl::error(const TargetStatus& status) {
+    error(status.errno_value ? status.errno_value : EINVAL, status.message);
+}
+
+void Session::Impl::error(int err, std::string_view text) {
+    // LLDB's QEnableErrorStrings: `E NN;` and the text in hex.
+    if (!gdb.error_strings || text.empty()) return error(err);
+    send("E" + to_hex_le(static_cast<std::uint64_t>(err & 0xff), 1) + ";" + text_to_hex(text));
+}
 
 void Session::Impl::on_event(const Event& event) {
     if (const auto* packet = std::get_if<Packet>(&event)) return on_packet(*packet);

@@ -88,18 +88,36 @@ void Session::Impl::handle(const WriteRegister& p) {
 }
 
 void Session::Impl::handle(const ReadMemory& m) {
-    // The hex reply takes two bytes per byte read and must fit in PacketSize.
+    // The hex reply takes two bytes per byte read and must fit in PacketSize;
+    // so must x's, whose bytes escaping may double.
     if (m.length > options.max_packet / 2 || !range_ok(m.addr, m.length)) return error(EINVAL);
-    if (m.length == 0) return send("");
+    // "Packets", x: a zero length reads nothing, successfully. Old LLDBs probe
+    // `x0,0` and take only `OK` as their own (prefix-less) dialect: `b` keeps
+    // them on `m`; newer ones and GDB 16 go by binary-upload+ and expect `b`.
+    if (m.length == 0) return send(m.binary ? "b" : "");
     if (memory_busy()) return error(EBUSY);
     std::vector<std::uint8_t> buffer(static_cast<std::size_t>(m.length));
     std::size_t n = target.read_memory(m.addr, buffer);
     // "Packets", m: the reply may hold fewer bytes than asked when only part
     // of the region is readable (gdb then reads on from where we stopped);
     // nothing readable at all is an error.
-    if (n == 0) return error(EFAULT);
+    if (n == 0) return memory_error(m.addr);
     buffer.resize(std::min(n, buffer.size()));
-    send(to_hex(buffer));
+    if (!m.binary) return send(to_hex(buffer));
+    std::string reply = "b";  // then the bytes; encode_packet escapes $ # } *
+    reply.append(buffer.begin(), buffer.end());
+    send(reply);
+}
+
+void Session::Impl::memory_error(std::uint64_t addr) {
+    if (!gdb.error_message && !gdb.error_strings) return error(EFAULT);
+    std::optional<MemoryRegion> r = target.memory_region(addr);
+    std::string why = r && !r->mapped && !r->why_unmapped.empty()
+                          ? r->why_unmapped
+                          : "cannot read guest memory at 0x" + format_hex_u64(addr);
+    // "Standard Replies", E.errtext (GDB 15+ shows it instead of "Cannot access memory").
+    if (gdb.error_message) return send("E." + why);
+    error(EFAULT, why);
 }
 
 void Session::Impl::handle(const WriteMemory& w) {

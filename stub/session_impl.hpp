@@ -55,6 +55,8 @@ struct Session::Impl {
     void send(std::string_view payload);
     void error(int err);  // `E` + two hex digits
     void error(const TargetStatus& status);  // its errno, EINVAL when it has none
+    void error(int err, std::string_view text);  // with the text where the client takes it
+    void memory_error(std::uint64_t addr);   // nothing readable at addr (m, x)
     void interrupt_target();  // never throws
     SessionOutput take_output();
 
@@ -115,6 +117,11 @@ struct Session::Impl {
     void handle(const MustReplyEmpty&);
     void handle(const InsertBreakpoint&);
     void handle(const RemoveBreakpoint&);
+    void handle(const HostInfo&);
+    void handle(const ProcessInfo&);
+    void handle(const ListThreadsInStopReply&);
+    void handle(const EnableErrorStrings&);
+    void handle(const MemoryRegionInfo&);
 };
 
 }  // namespace kvmgdb::stub

@@ -20,6 +20,8 @@ void Session::Impl::handle(const QuerySupported& q) {
         if (f.name == "hwbreak") gdb.hwbreak = plus;
         // Only when we offer it too ("General Query Packets", multiprocess).
         if (f.name == "multiprocess") gdb.multiprocess = plus && options.multiprocess;
+        // GDB 15+: it shows the text of `E.text` errors to `m` and `qRcmd`.
+        if (f.name == "error-message") gdb.error_message = plus;
     }
     // Our reply is computed from the target, never a constant (STYLE.md, habit
     // 5). PacketSize is the largest packet we accept, in hex. vContSupported+
@@ -32,6 +34,10 @@ void Session::Impl::handle(const QuerySupported& q) {
     if (caps.software_breakpoints) reply += ";swbreak+";
     if (caps.hardware_breakpoints) reply += ";hwbreak+";
     reply += ";vContSupported+";
+    // `x` reads memory as binary data (GDB 16 uses it only when told so; its
+    // reply starts with `b`); error-message+: we may answer `E.text` where the
+    // manual allows it, to a gdb that said error-message+ too.
+    reply += ";binary-upload+;error-message+";
     // Our own feature (gdb ignores names it does not know): in real mode the pc is
     // linear, CS.base + IP, like every address we take (docs/modes.md); a client
     // that knows segments can tell from it how to read $pc.
@@ -92,6 +98,12 @@ void Session::Impl::handle(const MonitorCommand& q) {
     TargetStatus status = target.monitor(q.command, output);
     if (status.code == TargetStatus::Code::Unsupported) return send("");
     if (!status.is_ok()) {
+        // A gdb that takes error messages shows `E.text` as the command's error;
+        // what the command printed before failing still goes as `O` text.
+        if (gdb.error_message && !status.message.empty()) {
+            if (!output.empty() && output != status.message) send("O" + text_to_hex(output));
+            return send("E." + status.message);
+        }
         // gdb prints `O` text and then fails the command on `E NN`.
         std::string text = !output.empty() ? output : status.message;
         if (!text.empty() && text.back() != '\n') text += '\n';
@@ -110,6 +122,49 @@ void Session::Impl::handle(const MonitorCommand& q) {
     std::size_t chunk = std::max<std::size_t>((options.max_packet - 2) / 2 * 2, 2);
     for (std::size_t at = 0; at < hex.size(); at += chunk) send("O" + hex.substr(at, chunk));
     send("OK");
+}
+
+// --- LLDB's packets (lldb's "GDB Remote Protocol Extensions") -----------------
+
+namespace {
+
+// The architecture LLDB should assume: the one of the register layout it was given.
+std::string triple_fields(Arch arch) {
+    bool wide = arch == Arch::X86_64;
+    return "triple:" + text_to_hex(wide ? "x86_64-unknown-unknown" : "i386-unknown-unknown") +
+           ";ptrsize:" + (wide ? "8" : "4") + ";endian:little;";
+}
+
+}  // namespace
+
+void Session::Impl::handle(const HostInfo&) { send(triple_fields(regs.arch())); }
+// One process, pid 1 (the vCPUs are its threads).
+void Session::Impl::handle(const ProcessInfo&) { send("pid:1;" + triple_fields(regs.arch())); }
+
+void Session::Impl::handle(const ListThreadsInStopReply&) {
+    gdb.threads_in_stop_reply = true;  // render_stop appends `threads:`
+    send("OK");
+}
+
+void Session::Impl::handle(const EnableErrorStrings&) {
+    gdb.error_strings = true;  // error() appends `;HEXTEXT` where it has a text
+    send("OK");
+}
+
+void Session::Impl::handle(const MemoryRegionInfo& q) {
+    if (memory_busy()) return error(EBUSY);
+    std::optional<MemoryRegion> r = target.memory_region(q.addr);
+    if (!r) return send("");
+    // An unmapped region is one without `permissions:` (LLDB reads it so).
+    std::string reply = "start:" + format_hex_u64(r->start) + ";size:" + format_hex_u64(r->size) + ";";
+    if (r->mapped) {
+        reply += "permissions:";
+        if (r->readable) reply += 'r';
+        if (r->writable) reply += 'w';
+        if (r->executable) reply += 'x';
+        reply += ';';
+    }
+    send(reply);
 }
 
 // No relocation: the guest runs where its ELF says (empty = not supported).

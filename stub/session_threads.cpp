@@ -83,6 +83,12 @@ std::string Session::Impl::render_stop(const StopEvent& event) {
         // The reply goes out without fresh registers rather than not at all.
     }
     std::string reply = stop_reply(event, regs, gdb);  // never throws
+    if (gdb.threads_in_stop_reply) {
+        // LLDB's QListThreadsInStopReply: every thread, so it need not ask.
+        std::string list;
+        for (unsigned tid : target.threads()) list += (list.empty() ? "" : ",") + thread_id_text(tid, gdb);
+        reply += "threads:" + list + ";";
+    }
     if (non_stop && switched) {
         try {
             if (target.select_thread(keep).is_ok()) general = keep;

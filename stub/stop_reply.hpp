@@ -19,6 +19,13 @@ struct GdbFeatures {
     // Both sides offered multiprocess+: thread-ids go out as `p1.N` ("Packets",
     // thread-id syntax), else as `N`.
     bool multiprocess = false;
+    // gdb sent error-message+ (GDB 15+, qSupported): `m`, `x` and `qRcmd` errors
+    // may go out as `E.text`, which gdb shows the user.
+    bool error_message = false;
+    // LLDB's QEnableErrorStrings: errors may go out as `ENN;HEXTEXT`.
+    bool error_strings = false;
+    // LLDB's QListThreadsInStopReply: T stop replies list every thread (`threads:`).
+    bool threads_in_stop_reply = false;
 };
 
 // `N` or `p1.N` (one process, pid 1), in hex, as replies carry thread-ids.

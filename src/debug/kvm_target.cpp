@@ -4,6 +4,7 @@
 #include <iostream>
 #include <stdexcept>
 
+#include "debug/memory_region.hpp"
 #include "debug/stop_events.hpp"
 
 namespace kvmgdb::debug {
@@ -307,6 +308,11 @@ PagingState KvmTarget::paging() const {
 std::size_t KvmTarget::read_memory(std::uint64_t addr, std::span<std::uint8_t> out) {
     std::lock_guard bps(breakpoints_.run_mutex());
     return breakpoints_.read_memory(paging(), addr, out);
+}
+
+std::optional<stub::MemoryRegion> KvmTarget::memory_region(std::uint64_t addr) {
+    std::lock_guard bps(breakpoints_.run_mutex());
+    return region_at(space_.memory(), paging(), space_.physical(), addr);
 }
 
 std::size_t KvmTarget::write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) {

@@ -113,6 +113,7 @@ public:
     stub::TargetStatus write_register(unsigned regnum, std::span<const std::uint8_t> value) override;
 
     std::size_t read_memory(std::uint64_t addr, std::span<std::uint8_t> out) override;
+    std::optional<stub::MemoryRegion> memory_region(std::uint64_t addr) override;
     std::size_t write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) override;
 
     stub::TargetStatus insert_breakpoint(stub::BreakpointKind kind, std::uint64_t addr, std::uint64_t length) override;

@@ -445,6 +445,42 @@ def case_zero_lengths(server, c):
     return c
 
 
+def case_binary_read_and_error_texts(server, c):
+    """x (binary-upload+), LLDB's x0,0 probe, E.text after error-message+, and the
+    error strings, memory regions and host info LLDB asks for, on the KVM target."""
+    c.no_ack()
+    features = c.request("qSupported:swbreak+;error-message+")
+    check(b";binary-upload+" in features and b";error-message+" in features, f"qSupported offers both: {features!r}")
+    pc = pc_of(c)
+    as_hex = c.request(f"m{hexnum(pc)},100")
+    expect_eq(c.request(f"x{hexnum(pc)},100"), b"b" + bytes.fromhex(as_hex.decode()), "x: `b` and what m reads")
+    expect_eq(c.request("x0,0"), b"b", "x0,0: `b`, not LLDB's old `OK`")
+    # cguest64 runs in long mode with the low GiBs identity-mapped; the upper half is not.
+    unmapped = 0xffff800000000000
+    for p in (f"m{hexnum(unmapped)},4", f"x{hexnum(unmapped)},4"):
+        got = c.request(p)
+        check(re.fullmatch(rb"E\.address 0xffff800000000000 is not mapped in the guest's page tables "
+                           rb"\(PML4E not present\)", got), f"{p}: E.text: {got!r}")
+    got = c.request("m8000000000000000,4")
+    check(got.startswith(b"E.address 0x8000000000000000 is not mapped") and b"non-canonical" in got,
+          f"a non-canonical address says so: {got!r}")
+    got = c.request("qRcmd," + b"no-such-command".hex())
+    check(got.startswith(b"E.") and b"no-such-command" in got, f"a failed monitor command: {got!r}")
+    region = c.request(f"qMemoryRegionInfo:{hexnum(pc)}")
+    m = re.fullmatch(rb"start:([0-9a-f]+);size:([0-9a-f]+);permissions:(r?w?x?);", region)
+    check(m and int(m.group(1), 16) <= pc < int(m.group(1), 16) + int(m.group(2), 16) and b"x" in m.group(3),
+          f"qMemoryRegionInfo at the pc: a mapped, executable region holding it: {region!r}")
+    region = c.request(f"qMemoryRegionInfo:{hexnum(unmapped)}")
+    check(re.fullmatch(rb"start:ffff800000000000;size:[0-9a-f]+;", region), f"unmapped: no permissions: {region!r}")
+    expect_eq(c.request("qHostInfo"), b"triple:" + b"x86_64-unknown-unknown".hex().encode() + b";ptrsize:8;endian:little;",
+              "qHostInfo")
+    c.request("qSupported:swbreak+")  # as LLDB: without error-message+, then its own request
+    expect_eq(c.request("QEnableErrorStrings"), b"OK", "QEnableErrorStrings")
+    got = c.request(f"m{hexnum(unmapped)},4")
+    check(got.startswith(b"E0e;") and b"is not mapped" in bytes.fromhex(got[4:].decode()), f"LLDB's E0e;text: {got!r}")
+    return c
+
+
 def case_huge_and_overflowing(server, c):
     c.no_ack()
     pc = pc_of(c)
@@ -816,6 +852,7 @@ STATIC = [
     ("many packets in one write", case_many_packets_in_one_write),
     ("0x03 while stopped, in every position", case_ctrl_c_while_stopped),
     ("m/M/X with length 0", case_zero_lengths),
+    ("x, E.text (error-message), LLDB's regions and error strings", case_binary_read_and_error_texts),
     ("m/M/X huge lengths, overflowing addresses", case_huge_and_overflowing),
     ("X with bad escapes", case_x_bad_escapes),
     ("Z with unknown types, kinds and lengths", case_z_unknown_kinds),

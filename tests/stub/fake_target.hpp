@@ -177,6 +177,22 @@ public:
         std::copy_n(memory.begin() + static_cast<std::ptrdiff_t>(off), n, out.begin());
         return n;
     }
+    // The fake memory is one read-write region; below and above it, nothing.
+    bool regions_known = true;
+    std::optional<MemoryRegion> memory_region(std::uint64_t addr) override {
+        calls.push_back("memory_region");
+        if (!regions_known) return std::nullopt;
+        MemoryRegion r;
+        if (addr >= mem_base && addr - mem_base < kMemSize) {
+            r = {mem_base, kMemSize, true, true, true, false, {}};
+        } else if (addr < mem_base) {
+            r = {0, mem_base, false, false, false, false, "address below the fake memory"};
+        } else {
+            r = {mem_base + kMemSize, ~std::uint64_t{0} - (mem_base + kMemSize) + 1, false, false, false, false,
+                 "address above the fake memory"};
+        }
+        return r;
+    }
     std::size_t write_memory(std::uint64_t addr, std::span<const std::uint8_t> in) override {
         calls.push_back("write_memory");
         if (addr < mem_base || addr - mem_base >= kMemSize) return 0;

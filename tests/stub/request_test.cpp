@@ -47,6 +47,8 @@ TEST(ParseRequest, ValidPackets) {
         {"mffffffff81000000,40", ReadMemory{0xffffffff81000000ull, 0x40}},
         {"mffffffffffffffff,ffffffffffffffff", ReadMemory{~0ull, ~0ull}},
         {"m1000,0", ReadMemory{0x1000, 0}},
+        {"x1000,40", ReadMemory{0x1000, 0x40, true}},
+        {"x0,0", ReadMemory{0, 0, true}},
         {"M1000,2:abCD", WriteMemory{0x1000, Bytes{0xab, 0xcd}, false}},
         {"M1000,0:", WriteMemory{0x1000, {}, false}},
         {"X1000,0:", WriteMemory{0x1000, {}, true}},  // gdb's X probe
@@ -132,6 +134,12 @@ TEST(ParseRequest, ValidPackets) {
         {"qSymbol::6d61696e", QuerySymbol{std::nullopt, "main"}},
         {"qSymbol:401000:6d61696e", QuerySymbol{0x401000, "main"}},
         {"vMustReplyEmpty", MustReplyEmpty{}},
+        {"qHostInfo", HostInfo{}},
+        {"qProcessInfo", ProcessInfo{}},
+        {"QListThreadsInStopReply", ListThreadsInStopReply{}},
+        {"QEnableErrorStrings", EnableErrorStrings{}},
+        {"qMemoryRegionInfo:7fff0000", MemoryRegionInfo{0x7fff0000}},
+        {"qProcessInfoPID:1", Unsupported{}},  // another packet (LLDB's platform mode)
     };
     for (const auto& c : cases) {
         SCOPED_TRACE(c.payload);
@@ -152,7 +160,10 @@ TEST(ParseRequest, MalformedPackets) {
         "m", "m1", "m1,", "m,1", "m,", "mffffffffffffffffff,1", "m10000000000000000,1",
         "m1,10000000000000000", "mzz,1", "m1,zz", "m-1,1", "m1;1", "m 1,1",
         "M", "M0,2", "M0,2:00", "M0,1:0", "M0,1:0000", "M0,1:zz", "M0:00", "Mzz,1:00",
-        "X", "X0,1", "X0,2:a", "X0,0:a", "X,1:a", "Xzz,1:a",
+        "X", "X0,1", "X0,2:a", "X0,0:a", "X,1:a", "Xzz,1:a", "x", "x1", "x1,", "x,1", "xzz,1", "x1,zz",
+        // LLDB's
+        "qHostInfo:", "qProcessInfo,1", "QListThreadsInStopReply:1", "QEnableErrorStrings;",
+        "qMemoryRegionInfo", "qMemoryRegionInfo:", "qMemoryRegionInfo:zz", "qMemoryRegionInfo,10",
         // resume
         "cz", "c-1", "c1,2", "sz", "C", "Czz", "C100", "C05;", "C05;zz", "S", "S05;zz", "C;1",
         // vCont

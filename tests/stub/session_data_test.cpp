@@ -1,5 +1,7 @@
 // Session tests, part 2: the data packets (registers, memory, breakpoints,
 // the target description, monitor), byte-exact against a FakeTarget.
+#include <cstdio>
+
 #include "stub/target_description.hpp"
 #include "tests/stub/session_harness.hpp"
 
@@ -247,6 +249,89 @@ TEST_F(DataTest, TargetXmlChunkIsCappedByPacketSize) {
     no_ack();
     std::string xml = target_xml(Arch::X86_64);
     EXPECT_EQ(payload(send("qXfer:features:read:target.xml:0,1000")), "m" + xml.substr(0, 0x3f));
+}
+
+// "Packets", x (binary-upload+ in our qSupported): `b` and the bytes, `$ # } *`
+// escaped by the codec; a zero length is `b` alone, which is also what keeps old
+// LLDBs (which take only `OK` to `x0,0` as theirs) on `m`.
+TEST_F(DataTest, BinaryReadMemory) {
+    t().memory[0x20] = '$';
+    t().memory[0x21] = '#';
+    t().memory[0x22] = '}';
+    t().memory[0x23] = '*';
+    t().memory[0x24] = 0;
+    // On the wire: each of the four escaped as `}` and the byte xor 0x20.
+    std::string escaped = std::string("b}\x04}\x03}]}\x0a") + '\0';
+    unsigned sum = 0;
+    for (unsigned char c : escaped) sum += c;
+    char digits[3];
+    std::snprintf(digits, sizeof digits, "%02x", sum & 0xff);
+    EXPECT_EQ(send("x10020,5"), "$" + escaped + "#" + digits);
+    EXPECT_EQ(payload(send("x10020,5")), std::string("b$#}*") + std::string(1, '\0'));
+    EXPECT_EQ(payload(send("x1fffe,4")), "b\xfe\xff");  // the part before the end
+    EXPECT_EQ(send("x20000,4"), pkt("E0e"));
+    EXPECT_EQ(send("x0,0"), pkt("b"));
+    EXPECT_EQ(send("x10000,0"), pkt("b"));
+    EXPECT_EQ(send("x10000,8001"), pkt("E16"));  // could not fit escaped
+    EXPECT_EQ(send("x10000"), pkt("E16"));       // malformed
+}
+
+// GDB 15+: error-message+ from both sides lets `m` fail with E.text, which gdb
+// shows; without it the same failure stays E0e.
+TEST_F(DataTest, ReadErrorsCarryTextWhenGdbTakesIt) {
+    EXPECT_EQ(send("m20000,4"), pkt("E0e"));
+    send("qSupported:swbreak+;error-message+");
+    EXPECT_EQ(send("m20000,4"), pkt("E.address above the fake memory"));
+    EXPECT_EQ(send("x0,4"), pkt("E.address below the fake memory"));
+    EXPECT_EQ(send("m10000,2"), pkt("0001"));  // success is unchanged
+    EXPECT_EQ(send("mffffffffffffffff,2"), pkt("E16"));  // a malformed range stays numeric
+    t().regions_known = false;
+    EXPECT_EQ(send("m20000,4"), pkt("E.cannot read guest memory at 0x20000"));
+    send("qSupported:swbreak+");  // a new negotiation without it
+    EXPECT_EQ(send("m20000,4"), pkt("E0e"));
+}
+
+TEST_F(DataTest, MonitorErrorsAreTextWhenGdbTakesIt) {
+    send("qSupported:error-message+");
+    t().monitor_output.clear();
+    t().monitor_status = TargetStatus::error(EINVAL, "unknown command: frob");
+    EXPECT_EQ(send("qRcmd," + text_to_hex("frob")), pkt("E.unknown command: frob"));
+    // What the command printed before it failed still reaches gdb.
+    t().monitor_output = "partial\n";
+    EXPECT_EQ(send("qRcmd," + text_to_hex("frob")),
+              pkt("O" + text_to_hex("partial\n")) + pkt("E.unknown command: frob"));
+}
+
+// LLDB's packets: what it probes at connect time, and its error strings.
+TEST_F(DataTest, LldbHostAndProcessInfo) {
+    EXPECT_EQ(send("qHostInfo"),
+              pkt("triple:" + text_to_hex("x86_64-unknown-unknown") + ";ptrsize:8;endian:little;"));
+    EXPECT_EQ(send("qProcessInfo"),
+              pkt("pid:1;triple:" + text_to_hex("x86_64-unknown-unknown") + ";ptrsize:8;endian:little;"));
+    EXPECT_EQ(send("qHostInfo:x"), pkt("E16"));
+    EXPECT_EQ(send("QThreadSuffixSupported"), pkt(""));  // not offered: LLDB selects with Hg
+    EXPECT_EQ(send("jThreadsInfo"), pkt(""));
+}
+
+TEST_F(DataTest, LldbMemoryRegionInfo) {
+    EXPECT_EQ(send("qMemoryRegionInfo:10010"), pkt("start:10000;size:10000;permissions:rw;"));
+    // Unmapped: a region without permissions, holding the address.
+    EXPECT_EQ(send("qMemoryRegionInfo:20000"), pkt("start:20000;size:fffffffffffe0000;"));
+    EXPECT_EQ(send("qMemoryRegionInfo:0"), pkt("start:0;size:10000;"));
+    EXPECT_EQ(send("qMemoryRegionInfo"), pkt("E16"));
+    EXPECT_EQ(send("qMemoryRegionInfo:zz"), pkt("E16"));
+    t().regions_known = false;
+    EXPECT_EQ(send("qMemoryRegionInfo:10010"), pkt(""));  // the target cannot say: unsupported
+}
+
+TEST_F(DataTest, LldbErrorStrings) {
+    EXPECT_EQ(send("QEnableErrorStrings"), pkt("OK"));
+    EXPECT_EQ(send("m20000,4"), pkt("E0e;" + text_to_hex("address above the fake memory")));
+    t().monitor_output.clear();
+    t().monitor_status = TargetStatus::error(EINVAL, "unknown command: frob");
+    EXPECT_EQ(send("qRcmd," + text_to_hex("frob")),
+              pkt("O" + text_to_hex("unknown command: frob\n")) + pkt("E16;" + text_to_hex("unknown command: frob")));
+    EXPECT_EQ(send("m20000,0"), pkt(""));  // no error, no text
 }
 
 TEST_F(DataTest, MonitorOutputIsTheHexReply) {

@@ -57,21 +57,21 @@ TEST_F(SessionTest, TwoPacketsInOneRead) {
 TEST_F(SessionTest, QSupportedFollowsCapabilities) {
     EXPECT_EQ(send("qSupported:swbreak+;hwbreak+"),
               acked("PacketSize=10000;QStartNoAckMode+;qXfer:features:read+;qXfer:threads:read+;swbreak+;"
-                    "hwbreak+;vContSupported+;kvmgdb-linear-pc+"));
+                    "hwbreak+;vContSupported+;binary-upload+;error-message+;kvmgdb-linear-pc+"));
     SessionOptions options;
     options.max_packet = 0x4000;
     start(options);
     t().caps.hardware_breakpoints = false;
     EXPECT_EQ(send("qSupported"),
               acked("PacketSize=4000;QStartNoAckMode+;qXfer:features:read+;qXfer:threads:read+;swbreak+;"
-                    "vContSupported+;kvmgdb-linear-pc+"));
+                    "vContSupported+;binary-upload+;error-message+;kvmgdb-linear-pc+"));
     // multiprocess+ and QNonStop+ only when offered (the option, the capability).
     options.multiprocess = true;
     start(options);
     t().caps.non_stop = true;
     EXPECT_EQ(send("qSupported:multiprocess+"),
               acked("PacketSize=4000;QStartNoAckMode+;qXfer:features:read+;qXfer:threads:read+;multiprocess+;"
-                    "QNonStop+;swbreak+;hwbreak+;vContSupported+;kvmgdb-linear-pc+"));
+                    "QNonStop+;swbreak+;hwbreak+;vContSupported+;binary-upload+;error-message+;kvmgdb-linear-pc+"));
 }
 
 TEST_F(StopTest, HaltReasonReportsLastStopWithExpeditedRegisters) {

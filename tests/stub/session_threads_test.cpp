@@ -119,6 +119,19 @@ TEST_F(ThreadsTest, StopReplyNamesTheThreadAndMakesItCurrent) {
     EXPECT_EQ(send("qC"), pkt("QC3"));
 }
 
+// LLDB's QListThreadsInStopReply: after it, every stop reply lists the threads.
+TEST_F(ThreadsTest, ThreadsInStopRepliesWhenLldbAsks) {
+    supported();
+    no_ack();
+    t().stop = stop_of(3, StopEvent::Kind::Signal);
+    EXPECT_EQ(send("?"), pkt("T05thread:3;" + expedited(3)));
+    EXPECT_EQ(send("QListThreadsInStopReply"), pkt("OK"));
+    EXPECT_EQ(send("?"), pkt("T05thread:3;" + expedited(3) + "threads:1,2,3;"));
+    EXPECT_EQ(send("vCont;c"), "");
+    t().on_stop(stop_of(2));
+    EXPECT_EQ(deliver(posted.at(0)), pkt("T05thread:2;swbreak:;" + expedited(2) + "threads:1,2,3;"));
+}
+
 TEST_F(ThreadsTest, MultiprocessIdsOnlyWhenBothSidesOfferThem) {
     SessionOptions options;
     options.multiprocess = true;
