@@ -53,7 +53,9 @@ busybox-static 1:1.35.0-4 install ok installed
 xz-utils 5.4.1-0.2 install ok installed
 cpio 2.13+dfsg-7.1 install ok installed
 clang 1:14.0-55.7 install ok installed
-libclang-rt-dev 1:14.0-55.7 install ok installed"
+libclang-rt-dev 1:14.0-55.7 install ok installed
+nodejs 18.19.0+dfsg-6~deb12u2 install ok installed
+npm 9.2.0~ds1-1 install ok installed"
 boost174="libboost-dev 1.74.0.3 install ok installed
 libboost1.74-dev 1.74.0+ds1-21 install ok installed
 libboost-program-options-dev 1.74.0.3 install ok installed
@@ -102,7 +104,14 @@ check "only what is missing, in the list's order" "cmake qemu-system-x86 clang l
   "$(printf '%s\n' "$base" | grep -Ev '^(cmake|qemu-system-x86|clang|libclang-rt-dev) ')
 $boost174"
 
-check "nothing installed" "build-essential cmake libgtest-dev libgmock-dev gdb python3 lldb qemu-system-x86 busybox-static xz-utils cpio clang libclang-rt-dev libboost-dev libboost-program-options-dev" ""
+check "Debian's nodejs without npm: npm" "npm" "$(printf '%s\n' "$base" | grep -v '^npm ')
+$boost174"
+
+check "NodeSource's nodejs (npm built in): no npm package" "" "$(printf '%s\n' "$base" | grep -Ev '^(nodejs|npm) ')
+nodejs 20.20.2-1nodesource1+repack1 install ok installed
+$boost174"
+
+check "nothing installed" "build-essential cmake libgtest-dev libgmock-dev gdb python3 lldb qemu-system-x86 busybox-static xz-utils cpio clang libclang-rt-dev nodejs npm libboost-dev libboost-program-options-dev" ""
 
 [ $failures -eq 0 ] || { echo "$failures case(s) failed"; exit 1; }
 echo "all cases passed"
