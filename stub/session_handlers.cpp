@@ -114,9 +114,9 @@ void Session::Impl::memory_error(std::uint64_t addr) {
     std::optional<MemoryRegion> r = target.memory_region(addr);
     std::string why = r && !r->mapped && !r->why_unmapped.empty()
                           ? r->why_unmapped
-                          : "cannot read guest memory at 0x" + format_hex_u64(addr);
+                          : std::string("cannot read guest memory at 0x").append(format_hex_u64(addr));
     // "Standard Replies", E.errtext (GDB 15+ shows it instead of "Cannot access memory").
-    if (gdb.error_message) return send("E." + why);
+    if (gdb.error_message) return send(std::string("E.").append(why));
     error(EFAULT, why);
 }
 

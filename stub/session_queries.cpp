@@ -101,8 +101,8 @@ void Session::Impl::handle(const MonitorCommand& q) {
         // A gdb that takes error messages shows `E.text` as the command's error;
         // what the command printed before failing still goes as `O` text.
         if (gdb.error_message && !status.message.empty()) {
-            if (!output.empty() && output != status.message) send("O" + text_to_hex(output));
-            return send("E." + status.message);
+            if (!output.empty() && output != status.message) send(std::string("O").append(text_to_hex(output)));
+            return send(std::string("E.").append(status.message));
         }
         // gdb prints `O` text and then fails the command on `E NN`.
         std::string text = !output.empty() ? output : status.message;

@@ -85,9 +85,14 @@ std::string Session::Impl::render_stop(const StopEvent& event) {
     std::string reply = stop_reply(event, regs, gdb);  // never throws
     if (gdb.threads_in_stop_reply) {
         // LLDB's QListThreadsInStopReply: every thread, so it need not ask.
-        std::string list;
-        for (unsigned tid : target.threads()) list += (list.empty() ? "" : ",") + thread_id_text(tid, gdb);
-        reply += "threads:" + list + ";";
+        reply += "threads:";
+        bool first = true;
+        for (unsigned tid : target.threads()) {
+            if (!first) reply += ',';
+            reply += thread_id_text(tid, gdb);
+            first = false;
+        }
+        reply += ';';
     }
     if (non_stop && switched) {
         try {
