@@ -146,8 +146,10 @@ void Session::Impl::handle(const VContQuery&) {
 
 // The target is called first: if it throws, gdb gets E05 and the session stays.
 void Session::Impl::handle(const Kill&) {
-    // "Packets", k: gdb does not wait for a reply.
+    // "Packets", k: no reply, and gdb reads none. LLDB waits for one and says the
+    // kill failed without it: it gets lldb-server's, X09 (killed).
     target.kill();
+    if (gdb.lldb) send("X09");
     closed = true;
     out.kill = out.close = true;
 }

@@ -137,7 +137,10 @@ std::string triple_fields(Arch arch) {
 
 }  // namespace
 
-void Session::Impl::handle(const HostInfo&) { send(triple_fields(regs.arch())); }
+void Session::Impl::handle(const HostInfo&) {
+    gdb.lldb = true;
+    send(triple_fields(regs.arch()));
+}
 // One process, pid 1 (the vCPUs are its threads).
 void Session::Impl::handle(const ProcessInfo&) { send("pid:1;" + triple_fields(regs.arch())); }
 

@@ -26,6 +26,8 @@ struct GdbFeatures {
     bool error_strings = false;
     // LLDB's QListThreadsInStopReply: T stop replies list every thread (`threads:`).
     bool threads_in_stop_reply = false;
+    // The client asked qHostInfo, which only LLDB does: it waits for a reply to `k`.
+    bool lldb = false;
 };
 
 // `N` or `p1.N` (one process, pid 1), in hex, as replies carry thread-ids.

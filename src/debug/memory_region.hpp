@@ -15,7 +15,8 @@ namespace kvmgdb::debug {
 // `physical`: gdb's addresses are guest-physical (`monitor phys on`), else linear
 // under `paging`. Mapped: the page that maps addr (its size as the tables say; all
 // of RAM without paging), with the permissions of the walk (R/W at every level,
-// XD). Unmapped: the page around addr (or everything above RAM), and why.
+// XD). Unmapped: the page around addr (or everything above RAM, up to 4 GiB
+// outside long mode and to the last address in it), and why.
 stub::MemoryRegion region_at(const GuestMemory& mem, const PagingState& paging, bool physical, std::uint64_t addr);
 
 }  // namespace kvmgdb::debug

@@ -296,6 +296,15 @@ TEST_F(SessionTest, KillDoesNotReply) {
     EXPECT_EQ(t().calls.back(), "kill");
 }
 
+// LLDB (the client that asked qHostInfo) waits for k's reply: lldb-server's X09.
+TEST_F(SessionTest, KillRepliesToLldb) {
+    no_ack();
+    send("qHostInfo");
+    auto out = raw(pkt("k"));
+    EXPECT_EQ(out.bytes, pkt("X09"));
+    EXPECT_TRUE(out.close && out.kill);
+}
+
 TEST_F(SessionTest, VKillRepliesOk) {
     no_ack();
     auto out = raw(pkt("vKill;1"));

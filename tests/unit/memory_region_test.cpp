@@ -25,8 +25,21 @@ TEST_F(Region, WithoutPagingAllOfRamIsOneRegion) {
     stub::MemoryRegion above = region_at(mem, flat, false, 0x900000);
     EXPECT_FALSE(above.mapped);
     EXPECT_EQ(above.start, 8u << 20);
-    EXPECT_EQ(above.start + above.size, 0u);  // up to the end of the address space
+    // Up to the end of a 32-bit mode's address space (LLDB walks regions up to it).
+    EXPECT_EQ(above.start + above.size, std::uint64_t{1} << 32);
     EXPECT_EQ(above.why_unmapped, "address 0x900000 is above the guest's RAM (8 MiB, no paging)");
+    stub::MemoryRegion wide = region_at(mem, flat, false, 0xffff800000000000);
+    EXPECT_FALSE(wide.mapped);
+    EXPECT_EQ(wide.start, 0xffff800000000000u);
+    EXPECT_EQ(wide.why_unmapped,
+              "address 0xffff800000000000 is above 4 GiB, which a 32-bit mode cannot address");
+}
+
+TEST_F(Region, InLongModeTheLastRegionEndsAtTheLastAddress) {
+    PagingState identity{CR0_PE | CR0_PG, 0x10000, CR4_PAE, EFER_LME | EFER_LMA};
+    stub::MemoryRegion r = region_at(mem, identity, true, 0x900000);  // physical: the same RAM
+    EXPECT_FALSE(r.mapped);
+    EXPECT_EQ(r.start + r.size, ~std::uint64_t{0});  // no wrap to 0
 }
 
 TEST_F(Region, PhysicalAddressesIgnoreThePageTables) {
