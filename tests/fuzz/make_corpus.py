@@ -127,6 +127,10 @@ HAND_REQUESTS = [
     b"qSymbol:1000:6d61696e", b"vMustReplyEmpty", b"Z0,100000,1", b"Z1,100000,1",
     b"Z2,102000,8", b"Z3,102000,4", b"Z4,102000,2", b"Z0,100000,1;X3,220100", b"Z0,1000,1;cmds:0,X2,0102",
     b"z0,100000,1", b"z4,102000,2", b"Z5,0,0", b"Z0,,1", b"", b"x", b"qRcmd,",
+    # binary reads, error-message+, LLDB's packets
+    b"x0,0", b"x1000,10", b"xffffffffffffffff,2", b"qSupported:swbreak+;error-message+", b"qHostInfo",
+    b"qProcessInfo", b"QListThreadsInStopReply", b"QEnableErrorStrings", b"qMemoryRegionInfo:1000",
+    b"qMemoryRegionInfo:ffffffffffffffff", b"qMemoryRegionInfo:",
 ]
 
 HAND_STREAMS = [
