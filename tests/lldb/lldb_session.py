@@ -36,6 +36,7 @@ import re
 import struct
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -261,6 +262,17 @@ def c_session(args, guest, long_mode):
         check(m and int(m.group(1), 16) <= 0xfff00000 < int(m.group(2), 16) and int(m.group(2), 16) <= 1 << 64,
               f"memory region 0xfff00000: unmapped, no permissions: {o[25].strip()}", out)
         check(re.search(r"^Process \d+ detached", o[26], re.M), "process detach", out)
+        # The packets behind it (kvmgdb's --log-packets): LLDB 14's binary-read probe
+        # got `b`, not its own dialect's `OK`, so it read memory with `m` (whose data
+        # were checked above), and its connect-time queries were answered.
+        with open(os.path.join(args.log_packets, os.path.basename(guest) + ".packets"), errors="replace") as f:
+            log = f.read()
+        check(re.search(r"<- x0,0\n\S+ -> b\n", log), "the x0,0 probe was answered b", log[-3000:])
+        check(re.search(r"<- m[0-9a-f]+,[0-9a-f]+\n", log) and not re.search(r"<- x[0-9a-f]+,[1-9a-f]", log),
+              "LLDB 14 then read memory with m, never x", log[-3000:])
+        check(re.search(r"<- qHostInfo\n\S+ -> triple:[0-9a-f]+;ptrsize:[48];endian:little;\n", log)
+              and re.search(r"<- QListThreadsInStopReply\n\S+ -> OK\n", log),
+              "qHostInfo and QListThreadsInStopReply answered", log[-3000:])
         status = server.exit_status()
         check(status == 0, f"the guest ran to its end after the detach: kvmgdb exits {status}")
         check("cguest done" in server.stdout, "and printed its last line")
@@ -373,6 +385,10 @@ def main():
     ap.add_argument("--guests", required=True)
     ap.add_argument("--log-packets", metavar="DIR", help="kvmgdb's packet log of each session, as DIR/GUEST.packets")
     args = ap.parse_args()
+    # The packet logs are read back by c_session (what LLDB asked and got).
+    scratch = tempfile.TemporaryDirectory(prefix="kvmgdb-lldb-")
+    if not args.log_packets:
+        args.log_packets = scratch.name
     try:
         for bits, long_mode in ((64, True), (32, False)):
             print(f"== smp{bits}.elf", flush=True)
