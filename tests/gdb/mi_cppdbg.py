@@ -33,19 +33,17 @@ failure, the tail of the MI transcript. Exit status 0 = pass.
 import argparse
 import os
 import re
-import struct
 import subprocess
 import sys
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from guest_image import Fail, elf_bytes  # noqa: E402
+
 TIMEOUT = 90.0  # per wait; the with-kvm VM runs the guest under TCG
 SOURCE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
                       "guests", "cguest.c")
-
-
-class Fail(Exception):
-    pass
 
 
 def check(condition, what):
@@ -226,25 +224,6 @@ class Kvmgdb:
         if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
-
-
-def elf_bytes(path, vaddr, count):
-    """`count` bytes of the loaded image at `vaddr`, from the ELF file's PT_LOAD segments."""
-    with open(path, "rb") as f:
-        data = f.read()
-    is64 = data[4] == 2
-    phoff = struct.unpack_from("<Q" if is64 else "<I", data, 0x20 if is64 else 0x1C)[0]
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36 if is64 else 0x2A)
-    for i in range(phnum):
-        at = phoff + i * phentsize
-        if is64:
-            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, at)
-        else:
-            p_type, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIIII", data, at)
-        if p_type == 1 and p_vaddr <= vaddr and vaddr + count <= p_vaddr + p_filesz:
-            start = p_offset + vaddr - p_vaddr
-            return data[start:start + count]
-    raise Fail(f"{path}: no loaded bytes at {vaddr:#x}")
 
 
 def setup(mi, guest, bits, async_option):

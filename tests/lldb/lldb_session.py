@@ -33,18 +33,16 @@ Prints what it checked ("ok: ..."); exit status 0 = pass.
 import argparse
 import os
 import re
-import struct
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from guest_image import Fail, elf_bytes  # noqa: E402
+
 TIMEOUT = 120
-
-
-class Fail(Exception):
-    pass
 
 
 def check(condition, what, output=""):
@@ -106,25 +104,6 @@ def run_lldb(args, guest, commands):
         if i < len(commands) and echo.strip() == commands[i]:
             per_command[i] = text
     return out, per_command
-
-
-def elf_bytes(path, vaddr, count):
-    """`count` bytes of the loaded image at `vaddr`, from the ELF file's PT_LOAD segments."""
-    with open(path, "rb") as f:
-        data = f.read()
-    is64 = data[4] == 2
-    phoff = struct.unpack_from("<Q" if is64 else "<I", data, 0x20 if is64 else 0x1C)[0]
-    phentsize, phnum = struct.unpack_from("<HH", data, 0x36 if is64 else 0x2A)
-    for i in range(phnum):
-        at = phoff + i * phentsize
-        if is64:
-            p_type, _, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIQQQQ", data, at)
-        else:
-            p_type, p_offset, p_vaddr, _, p_filesz = struct.unpack_from("<IIIII", data, at)
-        if p_type == 1 and p_vaddr <= vaddr and vaddr + count <= p_vaddr + p_filesz:
-            start = p_offset + vaddr - p_vaddr
-            return data[start:start + count]
-    raise Fail(f"{path}: no loaded bytes at {vaddr:#x}")
 
 
 def mode_registers(long_mode):
