@@ -52,6 +52,8 @@ std::uint8_t checksum(std::string_view raw) {
     return sum;
 }
 
+std::size_t escaped_size(char c) { return needs_escape(c) ? 2 : 1; }
+
 std::string escape_binary(std::string_view data) {
     std::string out;
     out.reserve(data.size());

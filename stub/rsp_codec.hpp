@@ -107,6 +107,9 @@ std::uint8_t checksum(std::string_view raw);
 // data". Escaping `*` keeps the receiver from reading RLE into our data.
 std::string escape_binary(std::string_view data);
 
+// What escape_binary makes of one byte: 2 for `$ # } *`, else 1.
+std::size_t escaped_size(char c);
+
 // Un-escape and RLE-expand a raw frame body. On failure returns the reason.
 std::variant<std::string, BadPacketReason> decode_payload(std::string_view raw);
 

@@ -12,8 +12,14 @@ namespace kvmgdb::stub {
 
 void Session::Impl::handle(const QuerySupported& q) {
     // gdb's own features decide what our stop replies may say (swbreak/hwbreak
-    // "should not be sent by default"); the rest is ignored.
-    gdb = {};
+    // "should not be sent by default"); the rest is ignored. A later qSupported
+    // renegotiates only these: what LLDB turned on with its own packets
+    // (QEnableErrorStrings, QListThreadsInStopReply, qHostInfo) stays on.
+    GdbFeatures fresh;
+    fresh.error_strings = gdb.error_strings;
+    fresh.threads_in_stop_reply = gdb.threads_in_stop_reply;
+    fresh.lldb = gdb.lldb;
+    gdb = fresh;
     for (const Feature& f : q.features) {
         bool plus = f.kind == Feature::Kind::Supported;
         if (f.name == "swbreak") gdb.swbreak = plus;

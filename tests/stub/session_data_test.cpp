@@ -66,13 +66,32 @@ TEST_F(DataTest, ReadMemory) {
     EXPECT_EQ(send("m10000,0"), pkt(""));
 }
 
+// A read longer than a reply can carry is clipped to what fits ("Packets", m:
+// fewer bytes than asked), so the client reads on rather than failing.
 TEST_F(DataTest, ReadMemoryLimits) {
     EXPECT_EQ(send("mffffffffffffffff,2"), pkt("E16"));  // wraps past 2^64
-    EXPECT_EQ(send("m10000,8001"), pkt("E16"));          // hex reply > PacketSize
+    EXPECT_EQ(payload(send("m10000,8001")).size(), 0x10000u);  // 0x8000 bytes: PacketSize in hex
     start({.max_packet = 0x100, .log_packet = {}});
     no_ack();
     EXPECT_EQ(payload(send("m10000,80")).size(), 0x100u);
-    EXPECT_EQ(send("m10000,81"), pkt("E16"));
+    std::string clipped = payload(send("m10000,81"));
+    EXPECT_EQ(clipped.size(), 0x100u);
+    EXPECT_EQ(clipped.substr(0, 8), "00010203");
+    EXPECT_EQ(payload(send("m10000,ffffffff")).size(), 0x100u);
+}
+
+// x's reply is `b` and the escaped bytes: clipped so that, escaped, it fits in
+// PacketSize, and never cut inside an escape.
+TEST_F(DataTest, BinaryReadMemoryIsClippedToPacketSize) {
+    start({.max_packet = 0x10, .log_packet = {}});
+    no_ack();
+    EXPECT_EQ(payload(send("x10040,100")), "b" + std::string("\x40\x41\x42\x43\x44\x45\x46\x47\x48\x49\x4a\x4b\x4c\x4d\x4e"));
+    // From 0x1001d: 1d 1e 1f then 20..2f, where 23 `#` and 24 `$` take two each.
+    std::string raw = send("x1001d,100");
+    EXPECT_LE(raw.size(), 0x10u + 4);  // `$`, payload, `#xx`
+    EXPECT_EQ(payload(raw), "b\x1d\x1e\x1f !\"#$%&'()");
+    t().memory[0x4e] = '}';  // the last byte that would fit needs an escape: left out
+    EXPECT_EQ(payload(send("x10040,100")), "b" + std::string("\x40\x41\x42\x43\x44\x45\x46\x47\x48\x49\x4a\x4b\x4c\x4d"));
 }
 
 // The last byte of the address space is an address like any other: only a
@@ -272,7 +291,12 @@ TEST_F(DataTest, BinaryReadMemory) {
     EXPECT_EQ(send("x20000,4"), pkt("E0e"));
     EXPECT_EQ(send("x0,0"), pkt("b"));
     EXPECT_EQ(send("x10000,0"), pkt("b"));
-    EXPECT_EQ(send("x10000,8001"), pkt("E16"));  // could not fit escaped
+    // Longer than fits: clipped so the escaped reply is within PacketSize.
+    std::string raw = send("x10000,10000");
+    EXPECT_LE(raw.size(), 0x10000u + 4);
+    EXPECT_GT(raw.size(), 0x10000u);
+    std::string bytes = payload(raw).substr(1);
+    EXPECT_EQ(bytes, std::string(t().memory.begin(), t().memory.begin() + static_cast<long>(bytes.size())));
     EXPECT_EQ(send("x10000"), pkt("E16"));       // malformed
 }
 
@@ -332,6 +356,14 @@ TEST_F(DataTest, LldbErrorStrings) {
     EXPECT_EQ(send("qRcmd," + text_to_hex("frob")),
               pkt("O" + text_to_hex("unknown command: frob\n")) + pkt("E16;" + text_to_hex("unknown command: frob")));
     EXPECT_EQ(send("m20000,0"), pkt(""));  // no error, no text
+}
+
+// A qSupported after QEnableErrorStrings renegotiates gdb's features only:
+// error strings stay on, as LLDB asked for them once.
+TEST_F(DataTest, QSupportedKeepsLldbErrorStrings) {
+    EXPECT_EQ(send("QEnableErrorStrings"), pkt("OK"));
+    EXPECT_NE(send("qSupported:xmlRegisters=i386").find("PacketSize="), std::string::npos);
+    EXPECT_EQ(send("m20000,4"), pkt("E0e;" + text_to_hex("address above the fake memory")));
 }
 
 TEST_F(DataTest, MonitorOutputIsTheHexReply) {

@@ -130,6 +130,9 @@ TEST_F(ThreadsTest, ThreadsInStopRepliesWhenLldbAsks) {
     EXPECT_EQ(send("vCont;c"), "");
     t().on_stop(stop_of(2));
     EXPECT_EQ(deliver(posted.at(0)), pkt("T05thread:2;swbreak:;" + expedited(2) + "threads:1,2,3;"));
+    // A second qSupported does not take it back (only LLDB's own packet set it).
+    supported();
+    EXPECT_EQ(send("?"), pkt("T05thread:3;" + expedited(3) + "threads:1,2,3;"));
 }
 
 TEST_F(ThreadsTest, MultiprocessIdsOnlyWhenBothSidesOfferThem) {
