@@ -73,6 +73,7 @@ void walk_levels(const GuestMemory& mem, const PagingState& state, std::span<con
         const Level& lv = levels[i];
         WalkStep step;
         step.level = lv.name;
+        step.span = std::uint64_t{1} << lv.shift;
         step.index = static_cast<unsigned>((r.linear >> lv.shift) & ((std::uint64_t{1} << lv.index_bits) - 1));
         step.entry_addr = table + std::uint64_t{step.index} * lv.entry_bytes;
         step.readable = mem.contains(step.entry_addr, lv.entry_bytes);

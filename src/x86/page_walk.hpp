@@ -47,6 +47,7 @@ struct WalkStep {
     bool writable = false;        // bit 1 (R/W)
     bool user = false;            // bit 2 (U/S)
     bool large = false;           // PS=1: this entry maps the page itself
+    std::uint64_t span = 0;       // linear bytes one entry of this level covers (2^index shift)
 };
 
 enum class WalkFailure {

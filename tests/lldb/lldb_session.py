@@ -16,7 +16,8 @@ each against `kvmgdb --listen 127.0.0.1:0 GUEST`:
   code bytes against the ELF file), `thread step-inst` (pc moves to the next
   instruction), `thread step-over` over a call, `expression`, a write watchpoint
   (`watchpoint set variable`), `memory region` (kvmgdb's qMemoryRegionInfo: the
-  pc's region executable, an unmapped one without permissions), `process detach`:
+  pc's region executable, an unmapped one without permissions, the non-canonical
+  hole or all above 4 GiB as one region), `process detach`:
   the guest runs to its end and kvmgdb exits 0.
 * spin-long.elf / spin32.elf: `process interrupt` of the running guest. --batch
   mode runs commands synchronously: `process continue` returns only at the next
@@ -173,7 +174,9 @@ def c_session(args, guest, long_mode):
             "watchpoint delete 1",                 # 23
             "memory region $pc",                   # 24: qMemoryRegionInfo
             "memory region 0xfff00000",            # 25: not mapped (above RAM / its page tables)
-            "process detach",                      # 26
+            # 26: the region past the last mapped one (LLDB's region walk ends in a few steps)
+            "memory region 0x800000000000" if long_mode else "memory region 0x100000000",
+            "process detach",                      # 27
         ]
         out, o = run_lldb(args, guest, commands)
         check(len(o) == len(commands), f"LLDB ran all {len(commands)} commands (--batch stops at a failing one)", out)
@@ -240,7 +243,13 @@ def c_session(args, guest, long_mode):
         m = re.search(r"^\[(0x[0-9a-f]+)-(0x[0-9a-f]+)\) ---", o[25], re.M)
         check(m and int(m.group(1), 16) <= 0xfff00000 < int(m.group(2), 16) and int(m.group(2), 16) <= 1 << 64,
               f"memory region 0xfff00000: unmapped, no permissions: {o[25].strip()}", out)
-        check(re.search(r"^Process \d+ detached", o[26], re.M), "process detach", out)
+        # One region for all the non-canonical hole (long mode), for all above 4 GiB
+        # (a 32-bit mode): LLDB's walk over every region reaches 2^64-1 from there.
+        hole = (0x800000000000, 0xffff800000000000) if long_mode else (1 << 32, (1 << 64) - 1)
+        m = re.search(r"^\[(0x[0-9a-f]+)-(0x[0-9a-f]+)\) ---", o[26], re.M)
+        check(m and (int(m.group(1), 16), int(m.group(2), 16)) == hole,
+              f"{commands[26]}: one unmapped region [{hole[0]:#x}, {hole[1]:#x}): {o[26].strip()}", out)
+        check(re.search(r"^Process \d+ detached", o[27], re.M), "process detach", out)
         # The packets behind it (kvmgdb's --log-packets): LLDB 14's binary-read probe
         # got `b`, not its own dialect's `OK`, so it read memory with `m` (whose data
         # were checked above), and its connect-time queries were answered.

@@ -481,11 +481,45 @@ def case_binary_read_and_error_texts(server, c):
     return c
 
 
+def case_long_reads_and_region_walk(server, c):
+    """m and x longer than a reply can hold are cut to fit ("Packets", m: fewer
+    bytes than asked), as LLDB reads PacketSize bytes with x; and LLDB's walk over
+    every region (qMemoryRegionInfo from 0, then at each region's end, until one
+    ends at 2^64-1) ends, in steps that follow on from each other."""
+    c.no_ack()
+    features = c.request("qSupported:swbreak+")
+    m = re.search(rb"PacketSize=([0-9a-f]+)", features)
+    check(m, f"qSupported has PacketSize: {features!r}")
+    packet_size = int(m.group(1), 16)
+    pc = pc_of(c)
+    ram = bytes.fromhex(c.request(f"m{hexnum(pc)},100").decode())
+    for p, per_byte in ((f"m{hexnum(pc)},ffffffff", 2), (f"x{hexnum(pc)},{hexnum(packet_size)}", 1)):
+        got = c.request(p)
+        data = bytes.fromhex(got.decode()) if p[0] == "m" else got[1:]
+        check(0x100 <= len(data) and len(data) * per_byte <= packet_size and data[:0x100] == ram,
+              f"{p}: {len(data):#x} bytes, the reply within PacketSize {packet_size:#x}")
+    addr, regions, top = 0, [], (1 << 64) - 1
+    while len(regions) < 20000:
+        got = c.request(f"qMemoryRegionInfo:{hexnum(addr)}")
+        m = re.fullmatch(rb"start:([0-9a-f]+);size:([0-9a-f]+);(?:permissions:(r?w?x?);)?", got)
+        check(m and int(m.group(1), 16) == addr and int(m.group(2), 16) > 0
+              and addr + int(m.group(2), 16) <= top,
+              f"qMemoryRegionInfo:{hexnum(addr)}: a region from there, not past 2^64-1: {got!r}")
+        regions.append((addr, int(m.group(2), 16), m.group(3)))
+        addr += int(m.group(2), 16)
+        if addr == top:
+            break
+    check(addr == top, f"the region walk reached 2^64-1 in {len(regions)} steps (stopped at {addr:#x})")
+    check(any(p and b"x" in p and a <= pc < a + n for a, n, p in regions), "the pc is in an executable region")
+    check((1 << 47, 0xffff000000000000, None) in regions, "the non-canonical hole is one region")
+    return c
+
+
 def case_huge_and_overflowing(server, c):
     c.no_ack()
     pc = pc_of(c)
     top = "ffffffffffffffff"
-    for p in (f"m{hexnum(pc)},ffffffff", f"m{hexnum(pc)},{top}", f"m{top},2", f"m{top},1",
+    for p in (f"m{hexnum(pc)},{top}", f"m{top},2", f"m{top},1",
               "m10000000000000000,1", f"m{hexnum(pc)},10000000000000000", "m8000000000000000,10",
               f"M{top},2:0000", f"M{hexnum(pc)},{top}:00", "M10000000000000000,1:00",
               f"M{hexnum(pc)},ffffffff:00", "M8000000000000000,1:00"):
@@ -853,6 +887,7 @@ STATIC = [
     ("0x03 while stopped, in every position", case_ctrl_c_while_stopped),
     ("m/M/X with length 0", case_zero_lengths),
     ("x, E.text (error-message), LLDB's regions and error strings", case_binary_read_and_error_texts),
+    ("m/x longer than PacketSize, LLDB's walk over all regions", case_long_reads_and_region_walk),
     ("m/M/X huge lengths, overflowing addresses", case_huge_and_overflowing),
     ("X with bad escapes", case_x_bad_escapes),
     ("Z with unknown types, kinds and lengths", case_z_unknown_kinds),

@@ -30,7 +30,10 @@ TEST_F(Region, WithoutPagingAllOfRamIsOneRegion) {
     EXPECT_EQ(above.why_unmapped, "address 0x900000 is above the guest's RAM (8 MiB, no paging)");
     stub::MemoryRegion wide = region_at(mem, flat, false, 0xffff800000000000);
     EXPECT_FALSE(wide.mapped);
-    EXPECT_EQ(wide.start, 0xffff800000000000u);
+    // Everything from 4 GiB is one region, to the last address (LLDB stops there).
+    EXPECT_EQ(wide.start, std::uint64_t{1} << 32);
+    EXPECT_EQ(wide.start + wide.size, ~std::uint64_t{0});
+    EXPECT_EQ(region_at(mem, flat, false, std::uint64_t{1} << 32).start, std::uint64_t{1} << 32);
     EXPECT_EQ(wide.why_unmapped,
               "address 0xffff800000000000 is above 4 GiB, which a 32-bit mode cannot address");
 }
@@ -48,6 +51,35 @@ TEST_F(Region, PhysicalAddressesIgnoreThePageTables) {
     stub::MemoryRegion r = region_at(mem, paged, true, 0x800000);
     EXPECT_FALSE(r.mapped);
     EXPECT_EQ(r.why_unmapped, "guest-physical address 0x800000 is above the guest's RAM (8 MiB; monitor phys is on)");
+    // Above RAM to the last address, whatever the address asked about (no region
+    // that only grows to hold it).
+    EXPECT_EQ(r.start, 8u << 20);
+    EXPECT_EQ(r.start + r.size, ~std::uint64_t{0});
+    stub::MemoryRegion high = region_at(mem, paged, true, 0x123456789);
+    EXPECT_EQ(high.start, r.start);
+    EXPECT_EQ(high.size, r.size);
+}
+
+// LLDB's walk over every region (GetMemoryRegions, `memory region --all`,
+// save-core): qMemoryRegionInfo at 0, then at each region's end, until a region
+// ends at the last address. Returns the number of regions, or 0 if they did not
+// follow on from each other or it took more than `limit`.
+std::size_t lldb_region_walk(const GuestMemory& mem, const PagingState& s, bool physical, std::size_t limit) {
+    std::uint64_t addr = 0;
+    for (std::size_t n = 1; n <= limit; ++n) {
+        stub::MemoryRegion r = region_at(mem, s, physical, addr);
+        if (r.start != addr || r.size == 0 || r.size > ~std::uint64_t{0} - r.start) return 0;
+        addr = r.start + r.size;
+        if (addr == ~std::uint64_t{0}) return n;
+    }
+    return 0;
+}
+
+TEST_F(Region, LldbWalksEveryRegionInAFewSteps) {
+    EXPECT_EQ(lldb_region_walk(mem, {CR0_PE, 0, 0, 0}, false, 100), 3u);  // RAM, to 4 GiB, the rest
+    EXPECT_EQ(lldb_region_walk(mem, {CR0_PE, 0, 0, 0}, true, 100), 2u);
+    // 32-bit paging with an empty page directory: one step per PDE (4 MiB each).
+    EXPECT_EQ(lldb_region_walk(mem, {CR0_PE | CR0_PG, 0x10000, 0, 0}, false, 2000), 1024u + 1);
 }
 
 class LongModeRegion : public Region {
@@ -91,6 +123,42 @@ TEST_F(LongModeRegion, UnmappedSaysWhy) {
               "address 0x206000 maps to guest-physical 0x40000000, above the guest's RAM (8 MiB)");
     EXPECT_EQ(region_at(mem, s, false, 0x800000000000).why_unmapped,
               "address 0x800000000000 is not mapped in the guest's page tables (non-canonical address)");
+}
+
+// An entry that is not present leaves unmapped all it would map.
+TEST_F(LongModeRegion, UnmappedSpansTheEntryThatIsMissing) {
+    auto span = [&](std::uint64_t addr) {
+        stub::MemoryRegion r = region_at(mem, s, false, addr);
+        EXPECT_FALSE(r.mapped) << std::hex << addr;
+        return std::make_pair(r.start, r.size);
+    };
+    EXPECT_EQ(span(0x400010), std::make_pair(std::uint64_t{0x400000}, std::uint64_t{2} << 20));  // PDE
+    EXPECT_EQ(span(0x40001000), std::make_pair(std::uint64_t{1} << 30, std::uint64_t{1} << 30));  // PDPTE
+    EXPECT_EQ(span(0x8000001000), std::make_pair(std::uint64_t{1} << 39, std::uint64_t{1} << 39));  // PML4E
+    // The non-canonical hole is one region, and the top PML4E's ends at the last address.
+    EXPECT_EQ(span(0x123400000000000), std::make_pair(std::uint64_t{1} << 47, 0xffff000000000000u));
+    EXPECT_EQ(span(0xffffffff80001000), std::make_pair(0xffffff8000000000u, 0x7fffffffffu));
+    // A PTE whose frame is past RAM: that page.
+    EXPECT_EQ(span(0x206800), std::make_pair(std::uint64_t{0x206000}, std::uint64_t{0x1000}));
+}
+
+// A page larger than what RAM holds of it is mapped only as far as RAM goes.
+TEST_F(LongModeRegion, APageIsCutWhereRamEnds) {
+    mem.write64(0x11000 + 2 * 8, 0x0 | P | RW | PS);  // PDPT[2]: 1 GiB at 2 GiB onto physical 0
+    stub::MemoryRegion r = region_at(mem, s, false, 0x80001234);
+    EXPECT_TRUE(r.mapped);
+    EXPECT_EQ(r.start, 0x80000000u);
+    EXPECT_EQ(r.size, 8u << 20);
+    stub::MemoryRegion past = region_at(mem, s, false, 0x80900000);
+    EXPECT_FALSE(past.mapped);
+    EXPECT_EQ(past.start, 0x80800000u);
+    EXPECT_EQ(past.start + past.size, 0xc0000000u);
+    EXPECT_EQ(past.why_unmapped, "address 0x80900000 maps to guest-physical 0x900000, above the guest's RAM (8 MiB)");
+}
+
+TEST_F(LongModeRegion, LldbWalksEveryRegionInAFewSteps) {
+    // 2 MiB, PT's 512 pages, 510 PDEs, 511 PDPTEs, 255 PML4Es, the hole, 256 PML4Es.
+    EXPECT_EQ(lldb_region_walk(mem, s, false, 5000), 1u + 512 + 510 + 511 + 255 + 1 + 256);
 }
 
 }  // namespace
