@@ -6,6 +6,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 
+#include <atomic>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
@@ -151,12 +152,22 @@ int run_debug_server(const CliOptions& options) {
         server->start();
         std::optional<GdbChild> gdb;
         std::optional<int> gdb_status;
+        std::atomic<bool> gdb_ended{false};
         std::thread gdb_waiter;
         if (batch) {
+            // Absolute paths: gdb would read a name that starts with `-` as an
+            // option, and a script may change gdb's directory.
+            auto absolute = [](const std::string& path) {
+                std::error_code ec;
+                std::filesystem::path a = std::filesystem::absolute(path, ec);
+                return ec ? path : a.string();
+            };
             std::optional<std::string> elf;
-            if (options.guest.format == ImageFormat::Elf) elf = options.guest.path;
+            if (options.guest.format == ImageFormat::Elf) elf = absolute(options.guest.path);
+            std::vector<std::string> scripts;
+            for (const std::string& script : options.gdb_batch) scripts.push_back(absolute(script));
             try {
-                gdb.emplace(gdb_batch_command(options.gdb_program, server->local_address(), elf, options.gdb_batch,
+                gdb.emplace(gdb_batch_command(options.gdb_program, server->local_address(), elf, scripts,
                                               own_path()));
             } catch (const std::system_error& e) {
                 std::fprintf(stderr, "kvmgdb: --gdb-batch: %s\n", e.what());
@@ -166,6 +177,7 @@ int run_debug_server(const CliOptions& options) {
             // would otherwise leave it waiting for the next one).
             gdb_waiter = std::thread([&] {
                 gdb_status = gdb->wait();
+                gdb_ended = true;
                 boost::asio::post(io, [&] {
                     if (!server->result()) server->shutdown(SIGTERM);
                 });
@@ -182,11 +194,18 @@ int run_debug_server(const CliOptions& options) {
         }
         result = server->result();
         if (batch) {
-            gdb_waiter.join();  // the server may end first (gdb killed the guest, then quits)
-            // A guest gdb detached from runs on to its end, as with --listen.
+            // kvmgdb was told to stop (SIGINT, SIGTERM): so is gdb, which may be
+            // waiting on a guest that no longer runs. Otherwise the server may end
+            // first (gdb killed the guest, then quits): gdb is waited for.
+            const bool told_to_stop = result && result->kind == stub::ServerResult::Kind::Signal && !gdb_ended;
+            if (told_to_stop) gdb->kill();
+            gdb_waiter.join();
+            // The batch run is over when gdb is. A guest that gdb detached from
+            // (a script's `quit` or `detach`) is stopped with the target, not
+            // waited for: it may never end.
             if (result && !result->guest_end && result->kind == stub::ServerResult::Kind::Detached)
-                target.wait_stopped();
-            return *gdb_status;
+                std::fputs("kvmgdb: --gdb-batch: gdb has ended; the guest it detached from is stopped\n", stderr);
+            return told_to_stop ? 128 + result->signal : *gdb_status;
         }
     }
     if (!result) return kExitHostError;  // io ran out of work without an ending: a bug

@@ -17,8 +17,10 @@ namespace kvmgdb {
 // scripts run under this driver: a command file's first failing command raises
 // gdb.error from `source`; a Python script runs in the driver's hands, because
 // gdb's `source` of a .py file prints an exception and reports success. Either
-// failure is exit status 1; sys.exit(N) in a script is status N. A guest still there at the end is killed: the test is over, and
-// gdb's quit would otherwise detach and leave it running.
+// failure is exit status 1; sys.exit(N) in a script is status N, a Ctrl-C 130.
+// A guest still there at the end is killed: the test is over, and gdb's quit
+// would otherwise detach and leave it running (kvmgdb stops it anyway once gdb
+// has ended, for a script that quit or detached itself).
 const char* const kGdbBatchDriver = R"(# kvmgdb --gdb-batch's driver (src/cli/gdb_batch.cpp)
 import __main__
 import os
@@ -57,13 +59,21 @@ def _kvmgdb_batch():
             else:
                 gdb.execute("source " + script)
         except SystemExit as e:  # sys.exit(N) in a script: that status, no more scripts
-            status = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+            if e.code is None or isinstance(e.code, int):
+                status = e.code or 0
+            else:  # sys.exit("message"): Python prints it and exits 1
+                print(e.code, file=sys.stderr)
+                status = 1
+            break
+        except KeyboardInterrupt:  # Ctrl-C reached gdb's Python
+            print("kvmgdb --gdb-batch: %s interrupted" % script, file=sys.stderr)
+            status = 130
             break
         except gdb.error as e:  # a gdb command failed (gdb printed nothing more)
             print("kvmgdb --gdb-batch: %s failed: %s" % (script, e), file=sys.stderr)
             status = 1
             break
-        except Exception:
+        except BaseException:
             # The traceback from the script's own frames down (not the driver's).
             kind, value, tb = sys.exc_info()
             while tb is not None and tb.tb_frame.f_code.co_filename != script:
@@ -130,7 +140,14 @@ GdbChild::GdbChild(const GdbBatchCommand& command) {
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-    int err = posix_spawnp(&pid_, argv[0], nullptr, &attr, argv.data(), envp.data());
+    // Only stdin, stdout and stderr go to gdb: not the VM's and vCPUs' KVM fds,
+    // the listening socket or the packet log, which a gdb that outlived us would
+    // otherwise keep open (the port bound, the VM's memory held).
+    posix_spawn_file_actions_t files;
+    posix_spawn_file_actions_init(&files);
+    posix_spawn_file_actions_addclosefrom_np(&files, 3);
+    int err = posix_spawnp(&pid_, argv[0], &files, &attr, argv.data(), envp.data());
+    posix_spawn_file_actions_destroy(&files);
     posix_spawnattr_destroy(&attr);
     if (err != 0) {
         pid_ = -1;

@@ -51,6 +51,40 @@ expect "a Python script that raises is status 1, with its traceback" 1 '^_start 
 check "  the traceback starts at the script, not at kvmgdb's driver" \
   bash -c "grep -q 'raise.py\", line 2' '$tmp/err' && ! grep -q '<string>' '$tmp/err'"
 expect "sys.exit(4) in a script is status 4" 4 '^_start \(\) at' '' -- "$kvmgdb" "${b[@]}" "$tmp/exit4.py" "$guest"
+# A script that ends gdb itself: gdb's quit detaches (qAttached says 1), and
+# the batch run is over with gdb, even for a guest that never ends.
+printf 'quit\n' >"$tmp/quit.gdb"
+expect "a script's quit: kvmgdb ends with gdb, the guest it detached from stopped" 0 '^_start \(\) at' \
+  '^kvmgdb: --gdb-batch: gdb has ended; the guest it detached from is stopped$' -- \
+  timeout 120 "$kvmgdb" "${b[@]}" "$tmp/quit.gdb" "$guests/spin-long.elf"
+printf 'import sys\nsys.exit("the guest is wrong")\n' >"$tmp/exit_text.py"
+expect "sys.exit(TEXT) is status 1 and TEXT on stderr" 1 '^_start \(\) at' '^the guest is wrong$' -- \
+  "$kvmgdb" "${b[@]}" "$tmp/exit_text.py" "$guest"
+
+# SIGTERM to kvmgdb while gdb waits in `continue` on a guest that never stops:
+# kvmgdb ends (128 + 15) and takes gdb with it.
+cat >"$tmp/spin.py" <<'PY'
+import os
+import gdb
+with open(os.environ["GDB_PID_FILE"], "w") as f:
+    f.write("%d\n" % os.getpid())
+gdb.execute("continue")
+PY
+GDB_PID_FILE=$tmp/gdb.pid "$kvmgdb" "${b[@]}" "$tmp/spin.py" "$guests/spin-long.elf" >"$tmp/out" 2>"$tmp/err" </dev/null &
+batch=$!
+( sleep 120; kill -KILL "$batch" ) >/dev/null 2>&1 &  # not holding ctest's pipe
+watchdog=$!
+if check "SIGTERM while gdb runs the guest: gdb started the script" wait_for "$tmp/gdb.pid" '^[0-9]+$' 60; then
+  sleep 2  # into gdb's continue (its "Continuing." is still in its stdout buffer)
+  kill -TERM "$batch"
+fi
+wait "$batch"
+status=$?
+kill "$watchdog" 2>/dev/null
+check "  kvmgdb ends with status 143 (got $status)" test "$status" -eq 143
+gdb_pid=$(cat "$tmp/gdb.pid" 2>/dev/null || echo 0)
+check "  and gdb ($gdb_pid) is gone with it" bash -c "[ $gdb_pid -gt 0 ] && ! kill -0 $gdb_pid 2>/dev/null"
+
 expect "a missing script: one line, status 2, before anything runs" 2 '' \
   "^kvmgdb: --gdb-batch: cannot read '$tmp/nope.py': No such file or directory$" -- \
   "$kvmgdb" "${b[@]}" "$tmp/nope.py" "$guest"
