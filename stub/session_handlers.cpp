@@ -127,7 +127,10 @@ void Session::Impl::memory_error(std::uint64_t addr) {
     std::string why = r && !r->mapped && !r->why_unmapped.empty()
                           ? r->why_unmapped
                           : std::string("cannot read guest memory at 0x").append(format_hex_u64(addr));
-    // "Standard Replies", E.errtext (GDB 15+ shows it instead of "Cannot access memory").
+    // "Standard Replies", E.errtext; allowed for m since GDB 15's error-message+
+    // (x too: gdb takes any `E.` as an error). GDB 15 and 16 still print "Cannot
+    // access memory" for a failed read; the text is for the packet log and for
+    // clients that show it.
     if (gdb.error_message) return send(std::string("E.").append(why));
     error(EFAULT, why);
 }

@@ -26,7 +26,8 @@ void Session::Impl::handle(const QuerySupported& q) {
         if (f.name == "hwbreak") gdb.hwbreak = plus;
         // Only when we offer it too ("General Query Packets", multiprocess).
         if (f.name == "multiprocess") gdb.multiprocess = plus && options.multiprocess;
-        // GDB 15+: it shows the text of `E.text` errors to `m` and `qRcmd`.
+        // GDB 15+: `m` and `qRcmd` may fail with `E.text`; it prints the text of a
+        // failed monitor command (a failed read stays "Cannot access memory").
         if (f.name == "error-message") gdb.error_message = plus;
     }
     // Our reply is computed from the target, never a constant (STYLE.md, habit

@@ -20,7 +20,8 @@ struct GdbFeatures {
     // thread-id syntax), else as `N`.
     bool multiprocess = false;
     // gdb sent error-message+ (GDB 15+, qSupported): `m`, `x` and `qRcmd` errors
-    // may go out as `E.text`, which gdb shows the user.
+    // may go out as `E.text`. gdb prints the text for qRcmd; for memory it still
+    // says "Cannot access memory".
     bool error_message = false;
     // LLDB's QEnableErrorStrings: errors may go out as `ENN;HEXTEXT`.
     bool error_strings = false;
