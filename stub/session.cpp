@@ -80,6 +80,7 @@ void Session::Impl::on_event(const Event& event) {
 }
 
 void Session::Impl::interrupt_target() {
+    if (!non_stop) interrupted = true;  // session_conditions.cpp: no silent resume after it
     try {
         target.interrupt();
     } catch (const std::exception&) {
@@ -143,21 +144,25 @@ SessionOutput Session::on_target_stopped(const StopEvent& event) {
     s.running = false;
     if (event.kind == StopEvent::Kind::Exited || event.kind == StopEvent::Kind::Terminated) {
         s.exited = true;
+        s.skipping.reset();
     }
     if (s.swallow_stop) {
         // The stop we asked for in on_disconnect: no gdb is waiting for it, and
         // what the old gdb inserted goes now that the guest is stopped.
         s.swallow_stop = false;
+        s.skipping.reset();
         if (!s.exited) s.target.remove_all_breakpoints();
         return {};
     }
-    if (!s.exited) s.thread_stops[event.thread] = event;
+    StopEvent stop = event;
+    if (!s.exited && !s.closed && s.resumed_past_false_condition(stop)) return s.take_output();
+    if (!s.exited) s.thread_stops[stop.thread] = stop;
     if (s.closed) return {};
     // "Stop Reply Packets": `O XX...` console output may precede the stop reply
     // while the target runs; gdb prints it, so the reason is seen. A %Stop
     // notification (non-stop, above) gets none: the target's console has it.
-    if (!event.console.empty()) s.send("O" + text_to_hex(event.console));
-    s.send(s.render_stop(event));  // never throws: see stop_reply.hpp
+    if (!stop.console.empty()) s.send("O" + text_to_hex(stop.console));
+    s.send(s.render_stop(stop));  // never throws: see stop_reply.hpp
     return s.take_output();
 }
 
@@ -173,6 +178,10 @@ void Session::on_disconnect() {
     s.out = {};
     s.closed = false;
     s.cont_thread.reset();
+    s.conditions.clear();
+    s.skipping.reset();
+    s.last_resume.clear();
+    s.interrupted = false;
     s.stop_queue.clear();
     s.deferred_stops.clear();
     s.thread_stops.clear();  // what the old gdb was told: the new one asks with `?`

@@ -184,9 +184,9 @@ void Session::Impl::handle(const Detach&) {
 }
 
 void Session::Impl::handle(const InsertBreakpoint& z) {
-    // We do not advertise ConditionalBreakpoints+, so gdb evaluates conditions
-    // itself and sends none; if some arrive anyway they are ignored and the
-    // breakpoint is unconditional (gdb re-checks the condition on each stop).
+    // A cond_list (ConditionalBreakpoints+) is kept for the hits: see
+    // session_conditions.cpp. gdb evaluates the condition again at each stop
+    // we report, so one we cannot evaluate only costs the round trip.
     if (!capable(target.capabilities(), z.type)) return send("");
     // For Z2-Z4 the kind is the length: [addr, addr + length) must not wrap, as
     // for m and M (a watch from the top of the address space onto linear 0).
@@ -196,6 +196,7 @@ void Session::Impl::handle(const InsertBreakpoint& z) {
     auto status = target.insert_breakpoint(to_kind(z.type), z.addr, z.kind);
     if (status.code == TargetStatus::Code::Unsupported) return send("");
     if (!status.is_ok()) return error(status);
+    keep_conditions(z);
     send("OK");
 }
 
@@ -205,6 +206,7 @@ void Session::Impl::handle(const RemoveBreakpoint& z) {
     auto status = target.remove_breakpoint(to_kind(z.type), z.addr, z.kind);
     if (status.code == TargetStatus::Code::Unsupported) return send("");
     if (!status.is_ok()) return error(status);
+    if (z.type == BreakpointType::Software || z.type == BreakpointType::Hardware) drop_conditions(z.addr);
     send("OK");
 }
 

@@ -50,6 +50,26 @@ struct Session::Impl {
     std::deque<std::string> stop_queue;      // stop replies; the front was sent, awaits vStopped
     std::deque<std::string> deferred_stops;  // non-stop `?`: told by %Stop once its sequence ends
 
+    // Target-side breakpoint conditions (ConditionalBreakpoints+, session_conditions.cpp):
+    // gdb's agent-expression bytecode per Z0/Z1 address. A hit whose conditions are
+    // all false is stepped over and resumed here, without a stop reply.
+    struct Conditions {
+        BreakpointKind kind = BreakpointKind::Software;
+        std::uint64_t length = 0;  // Z's kind
+        std::vector<std::vector<std::uint8_t>> exprs;
+    };
+    std::map<std::uint64_t, Conditions> conditions;
+    // A false condition's way on: the breakpoint lifted, its thread stepping past it.
+    struct ConditionSkip {
+        std::uint64_t addr = 0;
+        unsigned thread = 0;
+        Conditions bp;
+        std::vector<ThreadAction> resume;  // gdb's resume, started again after the step
+    };
+    std::optional<ConditionSkip> skipping;
+    std::vector<ThreadAction> last_resume;  // all-stop: what gdb's last resume asked
+    bool interrupted = false;               // all-stop: 0x03 since the last resume
+
     void on_event(const Event& event);
     void on_packet(const Packet& packet);
     void send(std::string_view payload);
@@ -58,6 +78,14 @@ struct Session::Impl {
     void error(int err, std::string_view text);  // with the text where the client takes it
     void memory_error(std::uint64_t addr);   // nothing readable at addr (m, x)
     void interrupt_target();  // never throws
+
+    // session_conditions.cpp
+    void keep_conditions(const InsertBreakpoint& z);
+    void drop_conditions(std::uint64_t addr);
+    // on_target_stopped, all-stop: true when the stop was dealt with here (a
+    // false condition stepped over, gdb's resume started again): no stop reply.
+    // A Ctrl-C that came while stepping off may turn `event` into its SIGINT stop.
+    bool resumed_past_false_condition(StopEvent& event);
     SessionOutput take_output();
 
     void resume(ResumeKind kind, std::optional<std::uint8_t> signal, std::optional<std::uint64_t> addr);

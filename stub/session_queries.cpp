@@ -41,6 +41,11 @@ void Session::Impl::handle(const QuerySupported& q) {
     if (caps.software_breakpoints) reply += ";swbreak+";
     if (caps.hardware_breakpoints) reply += ";hwbreak+";
     reply += ";vContSupported+";
+    // gdb then sends breakpoint conditions as bytecode with Z0/Z1, and we test
+    // them at each hit (session_conditions.cpp), which needs a single step to
+    // go on past a false one.
+    if (caps.single_step && (caps.software_breakpoints || caps.hardware_breakpoints))
+        reply += ";ConditionalBreakpoints+";
     // `x` reads memory as binary data (GDB 16 uses it only when told so; its
     // reply starts with `b`); error-message+: we may answer `E.text` where the
     // manual allows it, to a gdb that said error-message+ too.

@@ -202,6 +202,8 @@ void Session::Impl::start(std::vector<ThreadAction> actions) {
     // Set before the call: the target may stop at once and post the event,
     // which reaches on_target_stopped only after we return to the transport.
     running = true;
+    interrupted = false;
+    last_resume = actions;
     target.resume_threads(actions, post_stop);
     // "Stop Reply Packets": the reply to a resume is the stop reply, later.
 }

@@ -57,21 +57,26 @@ TEST_F(SessionTest, TwoPacketsInOneRead) {
 TEST_F(SessionTest, QSupportedFollowsCapabilities) {
     EXPECT_EQ(send("qSupported:swbreak+;hwbreak+"),
               acked("PacketSize=10000;QStartNoAckMode+;qXfer:features:read+;qXfer:threads:read+;swbreak+;"
-                    "hwbreak+;vContSupported+;binary-upload+;error-message+;kvmgdb-linear-pc+"));
+                    "hwbreak+;vContSupported+;ConditionalBreakpoints+;binary-upload+;error-message+;kvmgdb-linear-pc+"));
     SessionOptions options;
     options.max_packet = 0x4000;
     start(options);
     t().caps.hardware_breakpoints = false;
     EXPECT_EQ(send("qSupported"),
               acked("PacketSize=4000;QStartNoAckMode+;qXfer:features:read+;qXfer:threads:read+;swbreak+;"
-                    "vContSupported+;binary-upload+;error-message+;kvmgdb-linear-pc+"));
+                    "vContSupported+;ConditionalBreakpoints+;binary-upload+;error-message+;kvmgdb-linear-pc+"));
     // multiprocess+ and QNonStop+ only when offered (the option, the capability).
     options.multiprocess = true;
     start(options);
     t().caps.non_stop = true;
     EXPECT_EQ(send("qSupported:multiprocess+"),
               acked("PacketSize=4000;QStartNoAckMode+;qXfer:features:read+;qXfer:threads:read+;multiprocess+;"
-                    "QNonStop+;swbreak+;hwbreak+;vContSupported+;binary-upload+;error-message+;kvmgdb-linear-pc+"));
+                    "QNonStop+;swbreak+;hwbreak+;vContSupported+;ConditionalBreakpoints+;binary-upload+;error-message+;"
+                    "kvmgdb-linear-pc+"));
+    // Target-side conditions need a single step to go on past a false one.
+    start(options);
+    t().caps.single_step = false;
+    EXPECT_EQ(send("qSupported").find("ConditionalBreakpoints+"), std::string::npos);
 }
 
 TEST_F(StopTest, HaltReasonReportsLastStopWithExpeditedRegisters) {

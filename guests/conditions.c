@@ -1,0 +1,28 @@
+/*
+ * conditions: 20,000 calls of bump(), for conditional breakpoints evaluated in
+ * the target (tests/gdb/conditions_check.py) and for scripts/bench. bump(by)
+ * adds by = i % 7 to counter, so by == 3 on one call in seven.
+ * Prints "conditions: counter = 59997" and returns 0.
+ */
+#include "guest.h"
+
+#define CALLS 20000
+
+volatile int counter;
+volatile int calls;
+
+__attribute__((noinline)) void bump(int by)
+{
+    counter += by;
+    calls++;
+}
+
+int main(void)
+{
+    for (int i = 0; i < CALLS; i++)
+        bump(i % 7);
+    console_write("conditions: counter = ");
+    print_int(counter);
+    console_write("\n");
+    return 0;
+}
