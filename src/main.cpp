@@ -1,4 +1,5 @@
 // kvmgdb: run a bare-metal guest ELF on KVM (and, with --listen, debug it with gdb).
+#include <signal.h>
 #include <unistd.h>
 
 #include <utility>  // before Asio (Boost 1.74 uses std::exchange unincluded)
@@ -8,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
@@ -77,6 +79,26 @@ std::string own_path() {
 
 // --gdb-batch: every script must be readable before anything starts (a typo is
 // one line and status 2, not a gdb error after the guest booted).
+volatile std::sig_atomic_t late_signal = 0;
+extern "C" void note_late_signal(int signal) { late_signal = signal; }
+
+// --gdb-batch once the server has ended but gdb runs on: until gdb ends, a
+// SIGINT or SIGTERM is caught here (the server has given them back to their
+// default actions) and returned, so that gdb can be ended with kvmgdb; 0 when
+// gdb ended first. Polls: gdb's end is an atomic set by the waiter thread.
+int wait_for_gdb_or_signal(const std::atomic<bool>& gdb_ended) {
+    struct sigaction catch_it {}, old_int{}, old_term{};
+    catch_it.sa_handler = note_late_signal;
+    sigemptyset(&catch_it.sa_mask);
+    late_signal = 0;
+    ::sigaction(SIGINT, &catch_it, &old_int);
+    ::sigaction(SIGTERM, &catch_it, &old_term);
+    while (!gdb_ended && late_signal == 0) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    ::sigaction(SIGINT, &old_int, nullptr);
+    ::sigaction(SIGTERM, &old_term, nullptr);
+    return late_signal;
+}
+
 bool gdb_batch_scripts_readable(const CliOptions& options) {
     for (const std::string& script : options.gdb_batch) {
         if (::access(script.c_str(), R_OK) != 0) {
@@ -178,8 +200,10 @@ int run_debug_server(const CliOptions& options) {
             gdb_waiter = std::thread([&] {
                 gdb_status = gdb->wait();
                 gdb_ended = true;
+                // Signal 0: this is gdb's end, not a signal to kvmgdb (a SIGTERM
+                // that came first keeps its number in the result).
                 boost::asio::post(io, [&] {
-                    if (!server->result()) server->shutdown(SIGTERM);
+                    if (!server->result()) server->shutdown(0);
                 });
             });
         }
@@ -197,15 +221,19 @@ int run_debug_server(const CliOptions& options) {
             // kvmgdb was told to stop (SIGINT, SIGTERM): so is gdb, which may be
             // waiting on a guest that no longer runs. Otherwise the server may end
             // first (gdb killed the guest, then quits): gdb is waited for.
-            const bool told_to_stop = result && result->kind == stub::ServerResult::Kind::Signal && !gdb_ended;
-            if (told_to_stop) gdb->kill();
+            int signal = result && result->kind == stub::ServerResult::Kind::Signal ? result->signal : 0;
+            // The server no longer handles SIGINT and SIGTERM (stop_listening): one
+            // that comes while gdb runs on (after a script's kill or detach) must
+            // end gdb too, not kvmgdb alone.
+            if (signal == 0) signal = wait_for_gdb_or_signal(gdb_ended);
+            if (signal != 0) gdb->kill();
             gdb_waiter.join();
             // The batch run is over when gdb is. A guest that gdb detached from
             // (a script's `quit` or `detach`) is stopped with the target, not
             // waited for: it may never end.
             if (result && !result->guest_end && result->kind == stub::ServerResult::Kind::Detached)
                 std::fputs("kvmgdb: --gdb-batch: gdb has ended; the guest it detached from is stopped\n", stderr);
-            return told_to_stop ? 128 + result->signal : *gdb_status;
+            return signal != 0 ? 128 + signal : *gdb_status;
         }
     }
     if (!result) return kExitHostError;  // io ran out of work without an ending: a bug

@@ -352,7 +352,7 @@ void Server::Impl::shutdown(int signal) {
     if (result || shutting_down) return;
     shutting_down = true;
     shutdown_signal = signal;
-    options.log("kvmgdb: " + std::string(strsignal(signal)) + ", shutting down\n");
+    if (signal != 0) options.log("kvmgdb: " + std::string(strsignal(signal)) + ", shutting down\n");
     error_code ignored;
     acceptor.close(ignored);
     bool had_client = client != nullptr;

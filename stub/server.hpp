@@ -72,7 +72,9 @@ public:
     void start();
     // Set once the server is done.
     const std::optional<ServerResult>& result() const;
-    // Ends the server as SIGTERM would (on the io thread).
+    // Ends the server as SIGTERM would (on the io thread); the result is Signal
+    // with `signal`. 0: for the caller's own reason, without the log line. Once
+    // the server is ending, later calls change nothing (the first reason stays).
     void shutdown(int signal);
 
 private:

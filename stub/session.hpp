@@ -15,7 +15,7 @@
 namespace kvmgdb::stub {
 
 struct SessionOptions {
-    std::size_t max_packet = 64 * 1024;     // PacketSize in qSupported; bigger m/M/X get E
+    std::size_t max_packet = 64 * 1024;     // PacketSize in qSupported; bigger M/X get E (m/x are cut to fit)
     std::function<void(std::string_view direction, std::string_view packet)> log_packet;  // --log-packets
     // Offer multiprocess+ in qSupported; when gdb offers it too, thread-ids go
     // out as `p1.N`. Off by default: gdb then names threads "Thread N", and

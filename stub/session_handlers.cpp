@@ -94,9 +94,11 @@ void Session::Impl::handle(const ReadMemory& m) {
     // them on `m`; newer ones and GDB 16 go by binary-upload+ and expect `b`.
     if (m.length == 0) return send(m.binary ? "b" : "");
     if (memory_busy()) return error(EBUSY);
-    // A read longer than a reply can carry is clipped, not refused ("Packets",
-    // m and x: the reply may hold fewer bytes than asked, and the client reads
-    // on from where it stopped). LLDB asks for up to PacketSize bytes with x.
+    // Replies are kept within PacketSize too (it bounds what gdb sends us; its
+    // and LLDB's readers grow, but a small client's may not): a longer read is
+    // cut to fit, not refused ("Packets", m and x: the reply may hold fewer
+    // bytes than asked, and the client reads on from where it stopped). LLDB
+    // asks for up to PacketSize bytes with x.
     // Hex takes two characters a byte; binary at most two (an escape), so
     // the read is cut to what the reply has room for and binary is then
     // trimmed to its escaped size below.

@@ -140,14 +140,18 @@ GdbChild::GdbChild(const GdbBatchCommand& command) {
     sigaddset(&defaults, SIGPIPE);
     posix_spawnattr_setsigdefault(&attr, &defaults);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
-    // Only stdin, stdout and stderr go to gdb: not the VM's and vCPUs' KVM fds,
-    // the listening socket or the packet log, which a gdb that outlived us would
-    // otherwise keep open (the port bound, the VM's memory held).
+    // Only stdin, stdout and stderr go to gdb: not the listening socket or the
+    // packet log (KVM's fds are close-on-exec already), which a gdb that
+    // outlived us would otherwise keep open, the port bound.
     posix_spawn_file_actions_t files;
-    posix_spawn_file_actions_init(&files);
-    posix_spawn_file_actions_addclosefrom_np(&files, 3);
-    int err = posix_spawnp(&pid_, argv[0], &files, &attr, argv.data(), envp.data());
-    posix_spawn_file_actions_destroy(&files);
+    int err = posix_spawn_file_actions_init(&files);
+    if (err == 0) {
+#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+        err = posix_spawn_file_actions_addclosefrom_np(&files, 3);
+#endif
+        if (err == 0) err = posix_spawnp(&pid_, argv[0], &files, &attr, argv.data(), envp.data());
+        posix_spawn_file_actions_destroy(&files);
+    }
     posix_spawnattr_destroy(&attr);
     if (err != 0) {
         pid_ = -1;
@@ -156,16 +160,27 @@ GdbChild::GdbChild(const GdbBatchCommand& command) {
 }
 
 int GdbChild::wait() {
-    int status = 0;
-    pid_t r;
-    do r = ::waitpid(pid_, &status, 0);
+    // Wait for the end without reaping (WNOWAIT): until we reap, the pid stays
+    // gdb's zombie, so a kill() racing with us never signals a reused pid.
+    siginfo_t info{};
+    int r;
+    do r = ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOWAIT);
     while (r < 0 && errno == EINTR);
+    {
+        std::lock_guard lock(mu_);
+        ended_ = true;
+    }
+    int status = 0;
+    pid_t reaped;
+    do reaped = ::waitpid(pid_, &status, 0);
+    while (reaped < 0 && errno == EINTR);
     reaped_ = true;
-    return r < 0 ? 1 : exit_status_of(status);
+    return reaped < 0 ? 1 : exit_status_of(status);
 }
 
 void GdbChild::kill() {
-    if (!reaped_) ::kill(pid_, SIGKILL);
+    std::lock_guard lock(mu_);
+    if (!ended_) ::kill(pid_, SIGKILL);
 }
 
 GdbChild::~GdbChild() {

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <atomic>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,6 +47,8 @@ public:
 
 private:
     pid_t pid_ = -1;
+    std::mutex mu_;       // kill() against wait() noticing the end
+    bool ended_ = false;  // under mu_: gdb ended (a zombie, or reaped)
     std::atomic<bool> reaped_{false};
 };
 

@@ -89,10 +89,13 @@ stub::MemoryRegion failed_walk_region(const WalkResult& w, std::uint64_t addr) {
     }
     why += to_string(w.failure);
     why += ")";
-    // A not-present entry (or one whose table lies outside RAM) leaves all the
-    // linear addresses it would cover unmapped: 4 KiB for a PTE up to 512 GiB
-    // for a PML4E.
-    std::uint64_t span = w.steps.empty() || w.steps.back().span == 0 ? kPageSize : w.steps.back().span;
+    // A not-present entry leaves all the linear addresses it would cover
+    // unmapped: 4 KiB for a PTE up to 512 GiB for a PML4E. A table outside RAM
+    // (page-aligned, so all of it) leaves all that its parent entry covers.
+    std::size_t n = w.steps.size();
+    std::uint64_t span = n == 0 ? kPageSize : w.steps[n - 1].span;
+    if (w.failure == WalkFailure::TableOutsideRam && n >= 2) span = w.steps[n - 2].span;
+    if (span == 0) span = kPageSize;
     std::uint64_t start = addr & ~(span - 1);
     return unmapped(start, end_of(start, span), std::move(why));
 }

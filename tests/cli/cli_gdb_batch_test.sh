@@ -61,8 +61,27 @@ printf 'import sys\nsys.exit("the guest is wrong")\n' >"$tmp/exit_text.py"
 expect "sys.exit(TEXT) is status 1 and TEXT on stderr" 1 '^_start \(\) at' '^the guest is wrong$' -- \
   "$kvmgdb" "${b[@]}" "$tmp/exit_text.py" "$guest"
 
-# SIGTERM to kvmgdb while gdb waits in `continue` on a guest that never stops:
-# kvmgdb ends (128 + 15) and takes gdb with it.
+# SIGTERM to kvmgdb while gdb runs a script: kvmgdb ends (128 + 15) and takes
+# gdb with it. sigterm_test NAME SCRIPT: SCRIPT writes gdb's pid to
+# $GDB_PID_FILE, then blocks.
+sigterm_test() {
+  local name=$1 script=$2 batch watchdog status gdb_pid
+  rm -f "$tmp/gdb.pid"
+  GDB_PID_FILE=$tmp/gdb.pid "$kvmgdb" "${b[@]}" "$script" "$guests/spin-long.elf" >"$tmp/out" 2>"$tmp/err" </dev/null &
+  batch=$!
+  ( sleep 120; kill -KILL "$batch" ) >/dev/null 2>&1 &  # not holding ctest's pipe
+  watchdog=$!
+  if check "$name: gdb started the script" wait_for "$tmp/gdb.pid" '^[0-9]+$' 60; then
+    sleep 2  # into the script's blocking call (gdb's own output is still buffered)
+    kill -TERM "$batch"
+  fi
+  wait "$batch"
+  status=$?
+  kill "$watchdog" 2>/dev/null
+  check "  kvmgdb ends with status 143 (got $status)" test "$status" -eq 143
+  gdb_pid=$(cat "$tmp/gdb.pid" 2>/dev/null || echo 0)
+  check "  and gdb ($gdb_pid) is gone with it" bash -c "[ $gdb_pid -gt 0 ] && ! kill -0 $gdb_pid 2>/dev/null"
+}
 cat >"$tmp/spin.py" <<'PY'
 import os
 import gdb
@@ -70,20 +89,40 @@ with open(os.environ["GDB_PID_FILE"], "w") as f:
     f.write("%d\n" % os.getpid())
 gdb.execute("continue")
 PY
-GDB_PID_FILE=$tmp/gdb.pid "$kvmgdb" "${b[@]}" "$tmp/spin.py" "$guests/spin-long.elf" >"$tmp/out" 2>"$tmp/err" </dev/null &
-batch=$!
-( sleep 120; kill -KILL "$batch" ) >/dev/null 2>&1 &  # not holding ctest's pipe
-watchdog=$!
-if check "SIGTERM while gdb runs the guest: gdb started the script" wait_for "$tmp/gdb.pid" '^[0-9]+$' 60; then
-  sleep 2  # into gdb's continue (its "Continuing." is still in its stdout buffer)
-  kill -TERM "$batch"
-fi
-wait "$batch"
-status=$?
-kill "$watchdog" 2>/dev/null
-check "  kvmgdb ends with status 143 (got $status)" test "$status" -eq 143
-gdb_pid=$(cat "$tmp/gdb.pid" 2>/dev/null || echo 0)
-check "  and gdb ($gdb_pid) is gone with it" bash -c "[ $gdb_pid -gt 0 ] && ! kill -0 $gdb_pid 2>/dev/null"
+sigterm_test "SIGTERM while gdb waits in continue on a guest that never stops" "$tmp/spin.py"
+# After a script's kill the server has ended (and given SIGTERM back to its
+# default action) while gdb runs on.
+cat >"$tmp/after_kill.py" <<'PY'
+import os
+import time
+import gdb
+gdb.execute("kill")
+with open(os.environ["GDB_PID_FILE"], "w") as f:
+    f.write("%d\n" % os.getpid())
+time.sleep(100)
+PY
+sigterm_test "SIGTERM while gdb runs on after the guest was killed" "$tmp/after_kill.py"
+# Ctrl-C reaching a Python script: KeyboardInterrupt, status 130.
+printf 'raise KeyboardInterrupt\n' >"$tmp/interrupt.py"
+expect "a KeyboardInterrupt in a script is status 130" 130 '^_start \(\) at' 'interrupt.py interrupted' -- \
+  "$kvmgdb" "${b[@]}" "$tmp/interrupt.py" "$guest"
+# A script named like an option is still a file (kvmgdb passes absolute paths).
+printf 'print 5 * 5\n' >"$tmp/-v.gdb"
+expect "a script whose name starts with '-'" 0 '^\$1 = 25$' '' -- \
+  bash -c 'cd "$1" && exec "$2" --gdb "$3" --gdb-batch=-v.gdb "$4"' _ "$tmp" "$kvmgdb" "$gdb" "$guest"
+# gdb inherits nothing from kvmgdb but stdin, stdout and stderr: not the packet log.
+cat >"$tmp/fds.py" <<'PY'
+import os
+links = []
+for n in os.listdir("/proc/self/fd"):
+    try:
+        links.append(os.readlink("/proc/self/fd/" + n))
+    except OSError:  # listdir's own fd, closed by now
+        pass
+print("packet log open in gdb:", any(l.endswith("fds.packets") for l in links))
+PY
+expect "gdb does not inherit kvmgdb's packet log" 0 '^packet log open in gdb: False$' '' -- \
+  "$kvmgdb" --log-packets "$tmp/fds.packets" "${b[@]}" "$tmp/fds.py" "$guest"
 
 expect "a missing script: one line, status 2, before anything runs" 2 '' \
   "^kvmgdb: --gdb-batch: cannot read '$tmp/nope.py': No such file or directory$" -- \

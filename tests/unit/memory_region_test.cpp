@@ -138,6 +138,9 @@ TEST_F(LongModeRegion, UnmappedSpansTheEntryThatIsMissing) {
     // The non-canonical hole is one region, and the top PML4E's ends at the last address.
     EXPECT_EQ(span(0x123400000000000), std::make_pair(std::uint64_t{1} << 47, 0xffff000000000000u));
     EXPECT_EQ(span(0xffffffff80001000), std::make_pair(0xffffff8000000000u, 0x7fffffffffu));
+    // A PML4E whose PDPT lies past RAM: all 512 GiB it covers, in one region.
+    mem.write64(0x10000 + 2 * 8, 0x40000000 | P | RW);
+    EXPECT_EQ(span(0x10000001000), std::make_pair(std::uint64_t{2} << 39, std::uint64_t{1} << 39));
     // A PTE whose frame is past RAM: that page.
     EXPECT_EQ(span(0x206800), std::make_pair(std::uint64_t{0x206000}, std::uint64_t{0x1000}));
 }
