@@ -16,6 +16,7 @@
 #include <algorithm>
 
 #include "stub/agent_expr.hpp"
+#include "stub/hex.hpp"
 #include "stub/session_impl.hpp"
 
 namespace kvmgdb::stub {
@@ -55,6 +56,9 @@ std::uint64_t little_endian(const std::vector<std::uint8_t>& raw) {
     return v;
 }
 
+// Agent-expression steps one hit may take over all the breakpoint's conditions.
+constexpr std::size_t kConditionStepsPerHit = 10000;
+
 }  // namespace
 
 void Session::Impl::keep_conditions(const InsertBreakpoint& z) {
@@ -78,73 +82,92 @@ void Session::Impl::keep_conditions(const InsertBreakpoint& z) {
 void Session::Impl::drop_conditions(std::uint64_t addr) { conditions.erase(addr); }
 
 bool Session::Impl::resumed_past_false_condition(StopEvent& event) {
+    // A target that throws here (KVM_SET_USER_MEMORY_REGION while lifting the
+    // patch, a register read) must not end the session: the hit is reported
+    // instead, as if there were no conditions.
+    try {
+        if (skipping) return finish_condition_skip(event);
+        return start_condition_skip(event);
+    } catch (const std::exception&) {
+        if (skipping) {
+            ConditionSkip skip = std::move(*skipping);
+            skipping.reset();
+            try {
+                target.insert_breakpoint(skip.bp.kind, skip.addr, skip.bp.length);
+            } catch (const std::exception&) {
+                lost_breakpoint(skip.addr);
+            }
+        }
+        running = false;
+        return false;
+    }
+}
+
+bool Session::Impl::start_condition_skip(const StopEvent& event) {
     const bool plain_continue =
         !last_resume.empty() && std::all_of(last_resume.begin(), last_resume.end(), [](const ThreadAction& a) {
             return a.kind == ResumeKind::Continue && !a.signal;
         });
-    auto go_on = [&](const std::vector<ThreadAction>& actions) {
-        running = true;
-        try {
-            target.resume_threads(actions, post_stop);
-        } catch (const std::exception&) {
-            running = false;
-            return false;
-        }
-        return true;
-    };
-
-    if (skipping) {
-        // The step off a breakpoint whose conditions were false: put it back, and
-        // unless the step stopped for some other reason, go on as gdb asked.
-        ConditionSkip skip = std::move(*skipping);
-        skipping.reset();
-        bool back = target.insert_breakpoint(skip.bp.kind, skip.addr, skip.bp.length).is_ok();
-        const bool stepped = event.kind == StopEvent::Kind::Signal && event.signal == 5 &&
-                             event.thread == skip.thread && event.console.empty();
-        if (stepped && interrupted) {
-            // gdb's Ctrl-C reached a guest that we had stopped ourselves: this
-            // step's stop is the stop it asked for.
-            event.signal = 2;
-            return false;
-        }
-        if (!back || !stepped) return false;
-        return go_on(skip.resume);
-    }
-
     if (event.kind != StopEvent::Kind::SoftwareBreak && event.kind != StopEvent::Kind::HardwareBreak) return false;
     if (conditions.empty() || !plain_continue || interrupted || !event.console.empty()) return false;
     if (!target.capabilities().single_step) return false;
-    unsigned keep = general;
     if (!select(event.thread)) return false;
     std::optional<std::vector<std::uint8_t>> pc_raw = regs.read(expedited_regs(regs.arch()).pc);
     auto found = pc_raw ? conditions.find(little_endian(*pc_raw)) : conditions.end();
-    bool all_false = found != conditions.end();
-    if (all_false) {
-        StoppedThread ctx(regs, target);
-        for (const std::vector<std::uint8_t>& expr : found->second.exprs) {
-            AgentResult r = evaluate(expr, ctx);
-            // True, or no answer: gdb hears of the hit (and evaluates it itself).
-            if (!r.ok() || r.value != 0) {
-                all_false = false;
-                break;
-            }
-        }
-    }
-    if (!all_false) {
-        select(keep);
-        return false;
+    if (found == conditions.end()) return false;
+    // One budget per hit, shared by the breakpoint's conditions: a Z0 full of
+    // endless loops costs a bounded amount of work, not one per condition.
+    const std::vector<std::vector<std::uint8_t>>& exprs = found->second.exprs;
+    AgentLimits limits;
+    limits.max_steps = std::max<std::size_t>(1, kConditionStepsPerHit / exprs.size());
+    StoppedThread ctx(regs, target);
+    for (const std::vector<std::uint8_t>& expr : exprs) {
+        AgentResult r = evaluate(expr, ctx, limits);
+        // True, or no answer: gdb hears of the hit (and evaluates it itself).
+        if (!r.ok() || r.value != 0) return false;
     }
     ConditionSkip skip{found->first, event.thread, found->second, last_resume};
-    if (!target.remove_breakpoint(skip.bp.kind, skip.addr, skip.bp.length).is_ok()) {
-        select(keep);
+    if (!target.remove_breakpoint(skip.bp.kind, skip.addr, skip.bp.length).is_ok()) return false;
+    skipping = std::move(skip);
+    running = true;
+    target.resume_threads(std::vector<ThreadAction>{{event.thread, ResumeKind::Step, std::nullopt}}, post_stop);
+    return true;
+}
+
+bool Session::Impl::finish_condition_skip(StopEvent& event) {
+    // The step off a breakpoint whose conditions were false: put it back, and
+    // unless the step stopped for some other reason, go on as gdb asked.
+    ConditionSkip skip = std::move(*skipping);
+    skipping.reset();
+    const bool stepped = event.kind == StopEvent::Kind::Signal && event.signal == 5 &&
+                         event.thread == skip.thread && event.console.empty();
+    bool back = false;
+    try {
+        back = target.insert_breakpoint(skip.bp.kind, skip.addr, skip.bp.length).is_ok();
+    } catch (const std::exception&) {
+    }
+    if (!back) lost_breakpoint(skip.addr);
+    if (stepped && interrupted) {
+        // gdb's Ctrl-C reached a guest that we had stopped ourselves: this
+        // step's stop is the stop it asked for.
+        event.signal = 2;
         return false;
     }
-    skipping = std::move(skip);
-    if (go_on({{event.thread, ResumeKind::Step, std::nullopt}})) return true;
-    // The step did not start: the breakpoint goes back and gdb hears of the hit.
-    target.insert_breakpoint(skipping->bp.kind, skipping->addr, skipping->bp.length);
-    skipping.reset();
-    return false;
+    if (!back || !stepped) return false;
+    running = true;
+    target.resume_threads(skip.resume, post_stop);
+    return true;
+}
+
+// The breakpoint could not be put back after its step: gdb still thinks it is
+// inserted and will see a stop it did not expect; say why, and leave its
+// conditions to gdb from now on.
+void Session::Impl::lost_breakpoint(std::uint64_t addr) {
+    drop_conditions(addr);
+    std::string why = "kvmgdb: could not put back the breakpoint at 0x";
+    why += format_hex_u64(addr);
+    why += " after stepping off it (its condition was false); it is gone from the guest\n";
+    send(std::string("O").append(text_to_hex(why)));
 }
 
 }  // namespace kvmgdb::stub

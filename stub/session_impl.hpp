@@ -86,6 +86,9 @@ struct Session::Impl {
     // false condition stepped over, gdb's resume started again): no stop reply.
     // A Ctrl-C that came while stepping off may turn `event` into its SIGINT stop.
     bool resumed_past_false_condition(StopEvent& event);
+    bool start_condition_skip(const StopEvent& event);   // may throw: the caller catches
+    bool finish_condition_skip(StopEvent& event);
+    void lost_breakpoint(std::uint64_t addr);
     SessionOutput take_output();
 
     void resume(ResumeKind kind, std::optional<std::uint8_t> signal, std::optional<std::uint64_t> addr);

@@ -48,6 +48,7 @@ public:
     std::string monitor_output = "kvmgdb monitor\n";
     TargetStatus monitor_status;
     bool throw_on_read_registers = false;
+    bool throw_on_remove_breakpoint = false;  // as KVM_SET_USER_MEMORY_REGION failing
     // Threads: `regs` are those of the selected thread, the others' are parked.
     std::vector<unsigned> tids{1};
     unsigned selected = 1;
@@ -210,6 +211,7 @@ public:
     }
     TargetStatus remove_breakpoint(BreakpointKind k, std::uint64_t addr, std::uint64_t len) override {
         calls.push_back("remove_breakpoint " + std::to_string(static_cast<int>(k)));
+        if (throw_on_remove_breakpoint) throw std::runtime_error("KVM_SET_USER_MEMORY_REGION: Invalid argument");
         if (!breakpoint_status.is_ok()) return breakpoint_status;
         if (breakpoints.erase({k, addr, len}) == 0) return TargetStatus::error(ENOENT);
         return TargetStatus::ok();

@@ -71,9 +71,46 @@ TEST_F(ConditionsTest, UnevaluableOrUnconditionalIsReported) {
     ASSERT_EQ(send("Z0,10100,1"), pkt("OK"));
     EXPECT_EQ(send("c"), "");
     EXPECT_EQ(hit().substr(0, 4), "$T05");
-    // And z0 forgets them.
+    // And z0 forgets them (the breakpoint put back behind the session's back,
+    // so that only forgotten conditions make the hit reported).
     ASSERT_EQ(send(std::string("Z0,10100,1;") + kRdiIs3), pkt("OK"));
     ASSERT_EQ(send("z0,10100,1"), pkt("OK"));
+    t().breakpoints.insert({BreakpointKind::Software, 0x10100, 1});
+    EXPECT_EQ(send("c"), "");
+    EXPECT_EQ(hit().substr(0, 4), "$T05");
+}
+
+TEST_F(ConditionsTest, OnlyTheThreadThatHitItSteps) {
+    three_threads();
+    t().set_thread_reg(2, 16, 0x10100);
+    t().set_thread_reg(2, 5, 1);
+    ASSERT_EQ(send(std::string("Z0,10100,1;") + kRdiIs3), pkt("OK"));
+    EXPECT_EQ(send("vCont;c"), "");
+    EXPECT_EQ(deliver({StopEvent::Kind::SoftwareBreak, 5, 0, 0, {}, 2}), "");
+    EXPECT_EQ(last_calls(2), "remove_breakpoint 0;resume_threads 2:s;");
+    EXPECT_EQ(deliver({StopEvent::Kind::Signal, 5, 0, 0, {}, 2}), "");
+    EXPECT_EQ(last_calls(2), "insert_breakpoint 0;resume_threads 1:c 2:c 3:c;");
+}
+
+TEST_F(ConditionsTest, ATargetThatThrowsGetsTheHitReported) {
+    ASSERT_EQ(send(std::string("Z0,10100,1;") + kRdiIs3), pkt("OK"));
+    t().throw_on_remove_breakpoint = true;
+    EXPECT_EQ(send("c"), "");
+    EXPECT_EQ(hit().substr(0, 4), "$T05");
+    EXPECT_EQ(send("qC").substr(0, 4), "$QC1");  // the session goes on
+}
+
+TEST_F(ConditionsTest, ABreakpointThatCannotBePutBackIsSaidSo) {
+    ASSERT_EQ(send(std::string("Z0,10100,1;") + kRdiIs3), pkt("OK"));
+    EXPECT_EQ(send("c"), "");
+    EXPECT_EQ(hit(), "");
+    t().breakpoint_status = TargetStatus::error(ENOSPC);
+    std::string reply = stepped();
+    EXPECT_EQ(reply.substr(0, 2), "$O");  // why, then the step's stop
+    EXPECT_NE(reply.find("$T05"), std::string::npos);
+    t().breakpoint_status = TargetStatus::ok();
+    // Its conditions are gdb's from now on: the next hit is reported.
+    t().breakpoints.insert({BreakpointKind::Software, 0x10100, 1});
     EXPECT_EQ(send("c"), "");
     EXPECT_EQ(hit().substr(0, 4), "$T05");
 }
@@ -110,7 +147,7 @@ TEST_F(ConditionsTest, ANewGdbStartsWithoutThem) {
     ASSERT_EQ(send(std::string("Z0,10100,1;") + kRdiIs3), pkt("OK"));
     session->on_disconnect();
     no_ack();
-    ASSERT_EQ(send("Z0,10100,1"), pkt("OK"));
+    supported();
     EXPECT_EQ(send("c"), "");
     EXPECT_EQ(hit().substr(0, 4), "$T05");
 }
