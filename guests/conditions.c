@@ -1,12 +1,14 @@
 /*
- * conditions: 20,000 calls of bump(), for conditional breakpoints evaluated in
- * the target (tests/gdb/conditions_check.py) and for scripts/bench. bump(by)
- * adds by = i % 7 to counter, so by == 3 on one call in seven.
- * Prints "conditions: counter = 59997" and returns 0.
+ * conditions: CALLS calls of bump() (20,000 unless the build says otherwise), for
+ * conditional breakpoints evaluated in the target (tests/gdb/conditions_check.py)
+ * and for scripts/bench. bump(by) adds by = i % 7 to counter, so by == 3 on one
+ * call in seven. Prints "conditions: counter = N" and returns 0.
  */
 #include "guest.h"
 
+#ifndef CALLS
 #define CALLS 20000
+#endif
 
 volatile int counter;
 volatile int calls;

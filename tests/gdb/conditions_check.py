@@ -1,8 +1,8 @@
 # Conditional breakpoints evaluated in the target (ConditionalBreakpoints+), run
 # as `kvmgdb --log-packets LOG --gdb-batch conditions_check.py conditions{64,32}.elf`
-# with CONDITIONS_PACKET_LOG=LOG. guests/conditions.c calls bump(i % 7) 20,000
-# times; `break bump if by == 3 && counter > 59900` is true on the last few of
-# the 2,857 calls with by == 3. gdb must stop at exactly those, with the values
+# with CONDITIONS_PACKET_LOG=LOG and CONDITIONS_CALLS=N (the guest's CALLS).
+# guests/conditions.c calls bump(i % 7) N times; `break bump if by == 3 &&
+# counter > LIMIT` is true on the last few of the N/7 calls with by == 3. gdb must stop at exactly those, with the values
 # it shows, and kvmgdb's packet log must hold one stop reply per such stop:
 # the false hits were evaluated and stepped over in kvmgdb, never sent to gdb.
 import os
@@ -10,7 +10,8 @@ import re
 
 import gdb
 
-CALLS, LIMIT = 20000, 59900
+CALLS = int(os.environ["CONDITIONS_CALLS"])
+LIMIT = sum(i % 7 for i in range(CALLS)) - 90  # true for the last 4 calls with by == 3
 
 
 def check(condition, what):
