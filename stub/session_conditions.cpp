@@ -92,11 +92,12 @@ bool Session::Impl::resumed_past_false_condition(StopEvent& event) {
         if (skipping) {
             ConditionSkip skip = std::move(*skipping);
             skipping.reset();
+            bool back = false;
             try {
-                target.insert_breakpoint(skip.bp.kind, skip.addr, skip.bp.length);
+                back = target.insert_breakpoint(skip.bp.kind, skip.addr, skip.bp.length).is_ok();
             } catch (const std::exception&) {
-                lost_breakpoint(skip.addr);
             }
+            if (!back) lost_breakpoint(skip.addr);
         }
         running = false;
         return false;
