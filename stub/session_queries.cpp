@@ -15,11 +15,7 @@ void Session::Impl::handle(const QuerySupported& q) {
     // "should not be sent by default"); the rest is ignored. A later qSupported
     // renegotiates only these: what LLDB turned on with its own packets
     // (QEnableErrorStrings, QListThreadsInStopReply, qHostInfo) stays on.
-    GdbFeatures fresh;
-    fresh.error_strings = gdb.error_strings;
-    fresh.threads_in_stop_reply = gdb.threads_in_stop_reply;
-    fresh.lldb = gdb.lldb;
-    gdb = fresh;
+    gdb.renegotiate();
     for (const Feature& f : q.features) {
         bool plus = f.kind == Feature::Kind::Supported;
         if (f.name == "swbreak") gdb.swbreak = plus;

@@ -29,6 +29,10 @@ struct GdbFeatures {
     bool threads_in_stop_reply = false;
     // The client asked qHostInfo, which only LLDB does: it waits for a reply to `k`.
     bool lldb = false;
+
+    // A qSupported (again) negotiates the flags above the LLDB ones afresh; what
+    // LLDB's own packets turned on stays. A flag qSupported sets goes here too.
+    void renegotiate() { swbreak = hwbreak = multiprocess = error_message = false; }
 };
 
 // `N` or `p1.N` (one process, pid 1), in hex, as replies carry thread-ids.
