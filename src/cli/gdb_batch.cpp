@@ -146,8 +146,10 @@ GdbChild::GdbChild(const GdbBatchCommand& command) {
     posix_spawn_file_actions_t files;
     int err = posix_spawn_file_actions_init(&files);
     if (err == 0) {
-#if defined(__GLIBC__) && __GLIBC_PREREQ(2, 34)
+#if defined(__GLIBC__)
+#if __GLIBC_PREREQ(2, 34)
         err = posix_spawn_file_actions_addclosefrom_np(&files, 3);
+#endif
 #endif
         if (err == 0) err = posix_spawnp(&pid_, argv[0], &files, &attr, argv.data(), envp.data());
         posix_spawn_file_actions_destroy(&files);
