@@ -34,10 +34,8 @@ public:
     StoppedThread(RegisterView& regs, DebugTarget& target) : regs_(regs), target_(target) {}
     std::optional<std::uint64_t> read_register(unsigned regnum) override {
         std::optional<std::vector<std::uint8_t>> raw = regs_.read(regnum);
-        if (!raw || raw->empty() || raw->size() > 8) return std::nullopt;
-        std::uint64_t v = 0;
-        for (std::size_t i = raw->size(); i-- > 0;) v = (v << 8) | (*raw)[i];
-        return v;
+        if (!raw) return std::nullopt;
+        return from_le_bytes(*raw);  // nullopt for one wider than 64 bits
     }
     bool read_memory(std::uint64_t addr, std::span<std::uint8_t> out) override {
         if (out.empty()) return true;
@@ -49,12 +47,6 @@ private:
     RegisterView& regs_;
     DebugTarget& target_;
 };
-
-std::uint64_t little_endian(const std::vector<std::uint8_t>& raw) {
-    std::uint64_t v = 0;
-    for (std::size_t i = std::min<std::size_t>(raw.size(), 8); i-- > 0;) v = (v << 8) | raw[i];
-    return v;
-}
 
 // Agent-expression steps one hit may take over all the breakpoint's conditions.
 constexpr std::size_t kConditionStepsPerHit = 10000;
@@ -114,7 +106,8 @@ bool Session::Impl::start_condition_skip(const StopEvent& event) {
     if (!target.capabilities().single_step) return false;
     if (!select(event.thread)) return false;
     std::optional<std::vector<std::uint8_t>> pc_raw = regs.read(expedited_regs(regs.arch()).pc);
-    auto found = pc_raw ? conditions.find(little_endian(*pc_raw)) : conditions.end();
+    std::optional<std::uint64_t> pc = pc_raw ? from_le_bytes(*pc_raw) : std::nullopt;
+    auto found = pc ? conditions.find(*pc) : conditions.end();
     if (found == conditions.end()) return false;
     // One budget per hit, shared by the breakpoint's conditions: a Z0 full of
     // endless loops costs a bounded amount of work, not one per condition.
