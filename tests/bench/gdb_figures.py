@@ -1,0 +1,152 @@
+# One figure of scripts/bench, measured inside gdb (gdb -batch -nx -x gdb_figures.py ELF).
+#
+# tests/bench/bench.py starts the stub (kvmgdb, QEMU or the ceiling stub), then this
+# script in a fresh gdb; the same script, so that every stub sees the same commands.
+# Times are taken around gdb.execute, so gdb's own start-up is not in them. The
+# result is one JSON object written to $BENCH_RESULT:
+#   {"attach_s": ..., "value": ..., "check": "..."}
+# where value is the figure's own unit (steps/s, MiB/s, hits/s, seconds) and check
+# says what was verified, so that a stub that answers wrongly fails instead of
+# looking fast.
+#
+# Environment: BENCH_FIGURE (attach|stepi|dump|breakpoint|conditional),
+# BENCH_TARGET (HOST:PORT), BENCH_COUNT (steps, MiB, hits or calls), BENCH_RESULT,
+# BENCH_STUB (kvmgdb, qemu or ceiling: the ceiling's canned memory never changes).
+import json
+import os
+import time
+
+import gdb
+
+FIGURE = os.environ["BENCH_FIGURE"]
+TARGET = os.environ["BENCH_TARGET"]
+COUNT = int(os.environ.get("BENCH_COUNT", "0"))
+RESULT = os.environ["BENCH_RESULT"]
+CANNED = os.environ.get("BENCH_STUB") == "ceiling"   # its memory never changes
+DUMP_START = 0x1000000          # 16 MiB into the guest's 64 MiB of RAM
+CONDITION = "by == 3 && counter > 5000"
+
+exited = []
+gdb.events.exited.connect(lambda event: exited.append(getattr(event, "exit_code", None)))
+
+
+def run(command):
+    return gdb.execute(command, to_string=True)
+
+
+def value(expr):
+    return int(gdb.parse_and_eval(expr))
+
+
+def expected_true_hits(calls):
+    """The calls of bump(i % 7) at which CONDITION holds on entry (guests/conditions.c)."""
+    counter, hits = 0, 0
+    for i in range(calls):
+        by = i % 7
+        if by == 3 and counter > 5000:
+            hits += 1
+        counter += by
+    return hits
+
+
+def measure():
+    run("set pagination off")
+    run("set confirm off")
+    start = time.perf_counter()
+    run("target remote " + TARGET)
+    result = {"attach_s": time.perf_counter() - start}
+    if FIGURE == "attach":
+        result.update(value=result["attach_s"], check="pc %#x" % value("$pc"))
+        return result
+
+    if FIGURE == "stepi":
+        first = value("$pc")
+        start = time.perf_counter()
+        for _ in range(COUNT):
+            run("stepi")
+        seconds = time.perf_counter() - start
+        if value("$pc") == first and COUNT > 0:
+            raise gdb.GdbError("stepi did not move the pc")
+        result.update(value=COUNT / seconds, check="pc moved to %#x" % value("$pc"))
+        return result
+
+    if FIGURE == "dump":
+        path = "/tmp/kvmgdb-bench-dump.%d" % os.getpid()
+        size = COUNT << 20
+        start = time.perf_counter()
+        run("dump binary memory %s %#x %#x" % (path, DUMP_START, DUMP_START + size))
+        seconds = time.perf_counter() - start
+        got = os.path.getsize(path)
+        os.unlink(path)
+        if got != size:
+            raise gdb.GdbError("dump wrote %d bytes, not %d" % (got, size))
+        result.update(value=COUNT / seconds, check="%d bytes" % got)
+        return result
+
+    if FIGURE == "breakpoint":
+        run("break bump")
+        start = time.perf_counter()
+        for _ in range(COUNT):
+            run("continue")
+            if exited:
+                raise gdb.GdbError("the guest exited before %d hits" % COUNT)
+        seconds = time.perf_counter() - start
+        function = gdb.block_for_pc(value("$pc")).function
+        if function is None or function.name != "bump":
+            raise gdb.GdbError("after %d hits the pc is %#x, not in bump" % (COUNT, value("$pc")))
+        if CANNED:
+            result.update(value=COUNT / seconds, check="at bump (canned memory)")
+            return result
+        calls = value("calls")
+        if calls != COUNT - 1:
+            raise gdb.GdbError("after %d hits calls = %d, not %d" % (COUNT, calls, COUNT - 1))
+        result.update(value=COUNT / seconds, check="calls = %d at bump" % calls)
+        return result
+
+    if FIGURE == "conditional":
+        # QEMU starts in its firmware, which loads the kernel later (kvmgdb starts at
+        # the entry, with the kernel loaded): calls_to_make is set once the guest is
+        # at its entry (a hardware breakpoint, as a software one
+        # would be overwritten by the load).
+        if value("$pc") != value("(long)&_start"):
+            run("hbreak *_start")
+            run("continue")
+            if exited or value("$pc") != value("(long)&_start"):
+                raise gdb.GdbError("the guest did not stop at _start")
+            run("delete")
+        run("set var calls_to_make = %d" % COUNT)
+        run("break bump if " + CONDITION)
+        hits = 0
+        start = time.perf_counter()
+        while not exited:
+            try:
+                run("continue")
+            except gdb.error:
+                if exited:
+                    break
+                raise
+            if not exited:
+                hits += 1
+                if value("by") != 3 or value("counter") <= 5000:
+                    raise gdb.GdbError("stopped with by = %d, counter = %d" % (value("by"), value("counter")))
+        seconds = time.perf_counter() - start
+        want = expected_true_hits(COUNT)
+        if hits != want:
+            raise gdb.GdbError("%d stops where the condition holds, not %d" % (hits, want))
+        result.update(value=seconds, check="%d true hits of %d calls" % (hits, COUNT))
+        return result
+
+    raise gdb.GdbError("unknown BENCH_FIGURE " + FIGURE)
+
+
+try:
+    outcome = measure()
+except Exception as error:   # the driver reports it, naming the stub and the figure
+    outcome = {"error": str(error)}
+with open(RESULT, "w") as out:
+    json.dump(outcome, out)
+if not exited:
+    try:
+        run("kill")
+    except gdb.error:
+        pass
