@@ -456,7 +456,7 @@ def markdown(report, command):
         "",
         "    " + command,
         "",
-        "- **When and where:** %s; %s, %d CPUs, Linux %s; %s." % (
+        "- **When and where:** %s; %s, %d CPU(s), Linux %s; %s." % (
             report["date"], m["cpu"], m["cpus"], m["kernel"], m["kvm"]),
         "- **Versions:** %s; %s; %s." % (report["kvmgdb"], report["qemu"], report["gdb"]),
         "- **Runs:** %d per stub and figure, alternating; median (min-max). Size `%s`: %d stepi, "
