@@ -128,6 +128,7 @@ TargetStatus BreakpointManager::remove(BreakpointKind kind, std::uint64_t addr, 
             patches_.erase(it);
             // The guest's byte comes back once no alias still patches it.
             if (!patch_at_phys(gone.phys)) mem_.write8(gone.phys, gone.original);
+            if (protection_ == Protection::Full) spare_patch_pages_.insert(gone.phys & ~(kPageSize - 1));
             sync_memslots();
         }
         return TargetStatus::ok();
@@ -153,6 +154,13 @@ void BreakpointManager::remove_all() {
     patches_.clear();
     drs_.clear();
     page_watches_.clear();
+    spare_patch_pages_.clear();
+    sync_memslots();
+}
+
+void BreakpointManager::release_spare_pages() {
+    if (spare_patch_pages_.empty()) return;
+    spare_patch_pages_.clear();
     sync_memslots();
 }
 
@@ -334,8 +342,10 @@ void BreakpointManager::sync_memslots() {
             for (std::uint64_t p = b & ~(kPageSize - 1); p < e; p += kPageSize) want[p] |= hole;
         }
     }
-    if (protection_ == Protection::Full)
+    if (protection_ == Protection::Full) {
         for (const auto& [addr, p] : patches_) want.emplace(p.phys & ~(kPageSize - 1), false);
+        for (std::uint64_t page : spare_patch_pages_) want.emplace(page, false);
+    }
     if (want == protected_pages_) return;
     try {
         lay_out_memslots(want);

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -143,6 +144,14 @@ public:
     // guest's byte to restore later, and the patch goes back.
     void repatch();
 
+    // A page whose last patch gdb lifted stays read-only until the next resume that
+    // steps no vCPU: gdb lifts a breakpoint and puts it back around every step over
+    // it (z0, s, Z0, c), and each change of the protected pages re-lays out every
+    // memslot, which dominated a breakpoint hit under nested KVM. A spare page costs
+    // only an MMIO exit per guest write to it. Drops them; throws like sync_memslots.
+    bool has_spare_pages() const { return !spare_patch_pages_.empty(); }
+    void release_spare_pages();
+
     // --- for `monitor info debug` ---------------------------------------------
     std::size_t patch_count() const { return patches_.size(); }
     std::size_t page_watch_count() const { return page_watches_.size(); }
@@ -167,6 +176,7 @@ private:
     DebugRegisterSlots drs_;                  // Z1/Z2/Z4 on DR0-DR3
     std::vector<PageWatch> page_watches_;
     std::map<std::uint64_t, bool> protected_pages_;  // phys page -> true: hole (access), false: read-only
+    std::set<std::uint64_t> spare_patch_pages_;     // phys pages kept read-only (release_spare_pages)
     Protection protection_ = Protection::Full;
     std::vector<std::uint32_t> slots_ = {0};  // the memslots in use (Machine made slot 0)
 };

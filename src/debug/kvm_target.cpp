@@ -1,10 +1,12 @@
 #include "debug/kvm_target.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <iostream>
 #include <stdexcept>
 
 #include "debug/memory_region.hpp"
+#include "kvm/kvm_error.hpp"
 #include "debug/stop_events.hpp"
 
 namespace kvmgdb::debug {
@@ -143,6 +145,18 @@ void KvmTarget::resume(stub::ResumeKind kind, std::optional<std::uint8_t> signal
 }
 
 void KvmTarget::resume_threads(std::span<const stub::ThreadAction> actions, StopHandler on_stop) {
+    // A resume that steps nothing ends gdb's step over a breakpoint: the pages it
+    // lifted patches from need no protection now (BreakpointManager::has_spare_pages).
+    // In non-stop mode they stay until the next all-stop continue or detach.
+    const bool steps = std::ranges::any_of(actions, [](const auto& a) { return a.kind == stub::ResumeKind::Step; });
+    if (!steps && !non_stop() && breakpoints_.has_spare_pages()) {
+        AllHeld held(breakpoints_, runners_);
+        try {
+            breakpoints_.release_spare_pages();
+        } catch (const KvmError& e) {  // sync_memslots fell back to one plain slot
+            diag_(std::string("kvmgdb: cannot re-lay out the memslots: ") + e.what() + "\n");
+        }
+    }
     // The mode changes only between the session's calls, never under them.
     if (non_stop()) return non_stop_.resume(actions, std::move(on_stop));
     all_stop_.resume(actions, std::move(on_stop));

@@ -89,10 +89,39 @@ TEST_F(Breakpoints, SoftwareBreakpointPatchesHidesAndRestoresTheByte) {
     calls.clear();
     ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2345, 1).is_ok());
     EXPECT_EQ(mem.read8(0x2345), 0x90);
+    // The page stays read-only until the next continue (gdb may be stepping over it).
+    EXPECT_TRUE(calls.empty());
+    EXPECT_TRUE(bps->has_spare_pages());
+    bps->release_spare_pages();
     std::vector<SlotCall> plain{del(0), del(1), del(2), {0, 0, 0, kRam}};
     EXPECT_EQ(calls, plain);
     EXPECT_FALSE(bps->any_protected());
+    EXPECT_FALSE(bps->has_spare_pages());
     EXPECT_EQ(bps->remove(BreakpointKind::Software, 0x2345, 1).errno_value, ENOENT);
+}
+
+// gdb's step over a breakpoint (z0, s, Z0, c) and a false condition's (the same, by
+// the session) must not re-lay out the memslots: under nested KVM two layouts a hit
+// were most of a hit's cost (docs/performance.md).
+TEST_F(Breakpoints, SteppingOverABreakpointLeavesTheMemslotsAlone) {
+    mem.write8(0x2345, 0x90);
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+    calls.clear();
+    for (int hit = 0; hit < 3; ++hit) {
+        ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2345, 1).is_ok());
+        EXPECT_EQ(mem.read8(0x2345), 0x90);   // the step runs the guest's byte
+        EXPECT_TRUE(bps->is_protected(0x2345));
+        ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+        EXPECT_EQ(mem.read8(0x2345), kHlt);
+        bps->release_spare_pages();          // the continue
+    }
+    EXPECT_TRUE(calls.empty());
+    EXPECT_FALSE(bps->has_spare_pages());
+    // A spare page is not kept across remove_all (detach): plain RAM at once.
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2345, 1).is_ok());
+    bps->remove_all();
+    EXPECT_FALSE(bps->any_protected());
+    EXPECT_EQ(calls.back(), (SlotCall{0, 0, 0, kRam}));
 }
 
 TEST_F(Breakpoints, Int3MechanismPatchesCcAndAsksForSwBp) {
