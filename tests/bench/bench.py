@@ -106,6 +106,16 @@ def listening(port):
     return False
 
 
+def announced(proc, stream, pattern):
+    """The address a stub's first line of output gives (pattern's group 1)."""
+    line = stream.readline()
+    match = re.search(pattern, line)
+    if not match:
+        proc.kill()
+        fail("%s said %r, not %r" % (os.path.basename(proc.args[0]), line, pattern))
+    return match.group(1)
+
+
 def wait_listening(proc, port, timeout=60):
     deadline = time.monotonic() + timeout
     while not listening(port):
@@ -161,12 +171,7 @@ class Setup:
             proc = subprocess.Popen([self.kvmgdb, "--listen", "127.0.0.1:0", self.guest],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, text=True)
-            line = proc.stderr.readline()
-            match = re.search(r"listening on (\S+)", line)
-            if not match:
-                proc.kill()
-                fail("kvmgdb said %r, not 'listening on'" % line)
-            return proc, match.group(1)
+            return proc, announced(proc, proc.stderr, r"listening on (\S+)")
         if stub == "qemu":
             port = free_port()
             proc = subprocess.Popen(self.qemu_argv(accel, port), stdin=subprocess.DEVNULL,
@@ -179,12 +184,7 @@ class Setup:
                                      "--sp", hex(self.symbols["stack_top"])],
                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                     stderr=subprocess.PIPE, text=True)
-            line = proc.stdout.readline()
-            match = re.match(r"port (\d+)", line)
-            if not match:
-                proc.kill()
-                fail("the ceiling stub said %r, not 'port N'" % line)
-            return proc, "127.0.0.1:" + match.group(1)
+            return proc, "127.0.0.1:" + announced(proc, proc.stdout, r"^port (\d+)")
         raise ValueError(stub)
 
     def gdb_session(self, stub, figure, count, accel="kvm"):
