@@ -150,6 +150,7 @@ public:
     // memslot, which dominated a breakpoint hit under nested KVM. A spare page costs
     // only an MMIO exit per guest write to it. Drops them; throws like sync_memslots.
     bool has_spare_pages() const { return !spare_patch_pages_.empty(); }
+    std::size_t spare_page_count() const { return spare_patch_pages_.size(); }
     void release_spare_pages();
 
     // --- for `monitor info debug` ---------------------------------------------

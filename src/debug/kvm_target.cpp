@@ -147,14 +147,16 @@ void KvmTarget::resume(stub::ResumeKind kind, std::optional<std::uint8_t> signal
 void KvmTarget::resume_threads(std::span<const stub::ThreadAction> actions, StopHandler on_stop) {
     // A resume that steps nothing ends gdb's step over a breakpoint: the pages it
     // lifted patches from need no protection now (BreakpointManager::has_spare_pages).
-    // In non-stop mode they stay until the next all-stop continue or detach.
+    // In non-stop mode too: AllHeld holds the running vCPUs, as Z and z do.
     const bool steps = std::ranges::any_of(actions, [](const auto& a) { return a.kind == stub::ResumeKind::Step; });
-    if (!steps && !non_stop() && breakpoints_.has_spare_pages()) {
+    if (!steps && breakpoints_.has_spare_pages()) {
         AllHeld held(breakpoints_, runners_);
         try {
             breakpoints_.release_spare_pages();
         } catch (const KvmError& e) {  // sync_memslots fell back to one plain slot
-            diag_(std::string("kvmgdb: cannot re-lay out the memslots: ") + e.what() + "\n");
+            diag_(std::string("kvmgdb: cannot re-lay out the memslots (") + e.what() +
+                  "): guest RAM is one writable slot now, so patched breakpoints and write watchpoints "
+                  "are no longer protected from guest writes\n");
         }
     }
     // The mode changes only between the session's calls, never under them.

@@ -110,7 +110,10 @@ std::string Monitor::info_debug() const {
       << ((probe_.guest_debug2 & KVM_GUESTDBG_BLOCKIRQ) ? ", with KVM_GUESTDBG_BLOCKIRQ" : "") << "\n"
       << "set now: " << bps_.patch_count() << " patched breakpoint(s), "
       << bps_.debug_registers().used() << " debug register(s), " << bps_.page_watch_count()
-      << " page-protection watchpoint(s), " << bps_.protected_page_count() << " protected page(s)\n";
+      << " page-protection watchpoint(s), " << bps_.protected_page_count() << " protected page(s)";
+    if (bps_.has_spare_pages())
+        o << " (" << bps_.spare_page_count() << " of them read-only only until the next continue)";
+    o << "\n";
     return o.str();
 }
 

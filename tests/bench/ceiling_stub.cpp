@@ -235,9 +235,10 @@ std::string Stub::answer(const std::string& p, bool& done) {
     }
     bool vcont_step = starts("vCont;") && (p.find(";s") != p.npos || p.find(";S") != p.npos);
     if (p == "s" || vcont_step) {
-        // Off a breakpoint (gdb's step over it) the pc moves; otherwise it stays, so
-        // that any number of stepi keep gdb's unwinder on the real code at --pc
-        // (canned memory holds no sensible frames past a few made-up instructions).
+        // The pc stays, so that any number of stepi keep gdb's unwinder on the real
+        // code at --pc (canned memory holds no sensible frames past a few made-up
+        // instructions). It moves only off a breakpoint still inserted, which gdb
+        // (which sends z0 before its step over one) never leaves there.
         if (breakpoints.contains(get("eip"))) set("eip", get("eip") + 1);
         return stop(5);
     }

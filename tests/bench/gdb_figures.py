@@ -11,6 +11,7 @@
 #
 # Environment: BENCH_FIGURE (attach|stepi|dump|breakpoint|conditional),
 # BENCH_TARGET (HOST:PORT), BENCH_COUNT (steps, MiB, hits or calls), BENCH_RESULT,
+# BENCH_THRESHOLD (the condition's counter > N; 5000 unless the size says less),
 # BENCH_STUB (kvmgdb, qemu or ceiling: the ceiling's canned memory never changes).
 import json
 import os
@@ -23,8 +24,9 @@ TARGET = os.environ["BENCH_TARGET"]
 COUNT = int(os.environ.get("BENCH_COUNT", "0"))
 RESULT = os.environ["BENCH_RESULT"]
 CANNED = os.environ.get("BENCH_STUB") == "ceiling"   # its memory never changes
+THRESHOLD = int(os.environ.get("BENCH_THRESHOLD", "5000"))
 DUMP_START = 0x1000000          # 16 MiB into the guest's 64 MiB of RAM
-CONDITION = "by == 3 && counter > 5000"
+CONDITION = "by == 3 && counter > %d" % THRESHOLD
 
 exited = []
 gdb.events.exited.connect(lambda event: exited.append(getattr(event, "exit_code", None)))
@@ -43,10 +45,24 @@ def expected_true_hits(calls):
     counter, hits = 0, 0
     for i in range(calls):
         by = i % 7
-        if by == 3 and counter > 5000:
+        if by == 3 and counter > THRESHOLD:
             hits += 1
         counter += by
     return hits
+
+
+def go_to_entry():
+    """Runs to _start unless the stub is there already. QEMU starts in its firmware,
+    which loads the kernel later (kvmgdb starts at the entry, kernel loaded): a
+    software breakpoint set before would be overwritten by the load, and the guest's
+    variables are not there yet. A hardware breakpoint, then."""
+    if value("$pc") == value("(long)&_start"):
+        return
+    run("hbreak *_start")
+    run("continue")
+    if exited or value("$pc") != value("(long)&_start"):
+        raise gdb.GdbError("did not stop at _start")
+    run("delete")
 
 
 def measure():
@@ -73,17 +89,27 @@ def measure():
     if FIGURE == "dump":
         path = "/tmp/kvmgdb-bench-dump.%d" % os.getpid()
         size = COUNT << 20
+        # Three words written first and found in the file: a stub that sends the
+        # right number of wrong bytes fails (the RAM there is zeros otherwise).
+        marks = {0: 0x5a17c0de, size // 2: 0x0ddba11, size - 4: 0x7e57ab1e}
+        for offset, word in marks.items():
+            run("set var *(unsigned int *)%#x = %#x" % (DUMP_START + offset, word))
         start = time.perf_counter()
         run("dump binary memory %s %#x %#x" % (path, DUMP_START, DUMP_START + size))
         seconds = time.perf_counter() - start
-        got = os.path.getsize(path)
+        with open(path, "rb") as f:
+            data = f.read()
         os.unlink(path)
-        if got != size:
-            raise gdb.GdbError("dump wrote %d bytes, not %d" % (got, size))
-        result.update(value=COUNT / seconds, check="%d bytes" % got)
+        if len(data) != size:
+            raise gdb.GdbError("dump wrote %d bytes, not %d" % (len(data), size))
+        for offset, word in marks.items():
+            if int.from_bytes(data[offset:offset + 4], "little") != word:
+                raise gdb.GdbError("the dump's word at +%#x is not the %#x written there" % (offset, word))
+        result.update(value=COUNT / seconds, check="%d bytes, 3 marks found" % len(data))
         return result
 
     if FIGURE == "breakpoint":
+        go_to_entry()
         run("break bump")
         start = time.perf_counter()
         for _ in range(COUNT):
@@ -104,15 +130,7 @@ def measure():
         return result
 
     if FIGURE == "conditional":
-        # QEMU starts in its firmware, which loads the kernel later (kvmgdb starts at
-        # the entry, kernel loaded): calls_to_make is set once the guest is at its
-        # entry, reached by a hardware breakpoint (the load would overwrite a patch).
-        if value("$pc") != value("(long)&_start"):
-            run("hbreak *_start")
-            run("continue")
-            if exited or value("$pc") != value("(long)&_start"):
-                raise gdb.GdbError("the guest did not stop at _start")
-            run("delete")
+        go_to_entry()
         run("set var calls_to_make = %d" % COUNT)
         run("break bump if " + CONDITION)
         # The calls at which it stopped, by the guest's own count. QEMU's TCG once
@@ -129,7 +147,7 @@ def measure():
                 raise
             if not exited:
                 stops += 1
-                if value("by") != 3 or value("counter") <= 5000:
+                if value("by") != 3 or value("counter") <= THRESHOLD:
                     raise gdb.GdbError("stopped with by = %d, counter = %d" % (value("by"), value("counter")))
                 stopped_at.add(value("calls"))
         seconds = time.perf_counter() - start
