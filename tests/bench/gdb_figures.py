@@ -59,7 +59,10 @@ def go_to_entry():
     if value("$pc") == value("(long)&_start"):
         return
     run("hbreak *_start")
-    run("continue")
+    try:
+        run("continue")
+    except gdb.error as error:   # the guest ran to its end: QEMU exits, gdb loses it
+        raise gdb.GdbError("did not stop at _start (%s)" % error)
     if exited or value("$pc") != value("(long)&_start"):
         raise gdb.GdbError("did not stop at _start")
     run("delete")
