@@ -59,22 +59,6 @@ def fail(message):
 
 # --- processes --------------------------------------------------------------
 
-def wait_rusage(proc, timeout):
-    """Waits for proc; returns (status, peak RSS in KiB). Kills it after timeout s."""
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid == proc.pid:
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            return proc.returncode, usage.ru_maxrss
-        if time.monotonic() > deadline:
-            proc.kill()
-            pid, status, usage = os.wait4(proc.pid, 0)
-            proc.returncode = os.waitstatus_to_exitcode(status)
-            fail("%s did not end within %d s" % (os.path.basename(proc.args[0]), timeout))
-        time.sleep(0.002)
-
-
 def timed_run(limits, argv):
     """Runs argv to its end (no input or output) under bench_kvm_limits run, which
     forks it, so that its peak RSS is its own; returns (seconds, status, RSS KiB)."""
@@ -189,7 +173,7 @@ class Setup:
         raise ValueError(stub)
 
     def gdb_session(self, stub, figure, count, accel="kvm", threshold=5000):
-        """One gdb session on a fresh stub: returns (figure's value, attach s, RSS KiB)."""
+        """One gdb session on a fresh stub: returns (the figure's value, what was checked)."""
         proc, target = self.start(stub, accel)
         with tempfile.NamedTemporaryFile(prefix="kvmgdb-bench-", suffix=".json") as result:
             env = dict(os.environ, BENCH_STUB=stub, BENCH_FIGURE=figure, BENCH_TARGET=target,
@@ -199,7 +183,11 @@ class Setup:
                                  env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                  text=True, timeout=3600)
             try:
-                status, rss = wait_rusage(proc, 30)
+                status = proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                fail("%s did not end within 30 s of gdb's kill" % stub)
             finally:
                 stub_err = proc.stderr.read()
             text = open(result.name).read()
@@ -210,7 +198,7 @@ class Setup:
             fail("%s, %s: %s\n--- gdb:\n%s%s\n--- %s:\n%s" % (
                 stub, figure, outcome["error"], gdb.stdout[-2000:], gdb.stderr[-2000:],
                 stub, stub_err[-2000:]))
-        return outcome["value"], outcome["attach_s"], rss, outcome.get("check", "")
+        return outcome["value"], outcome.get("check", "")
 
     def probe_qemu_traps(self):
         """Whether QEMU with -accel kvm stops at a breakpoint on this KVM: nested KVM
@@ -240,6 +228,9 @@ FIGURES = {
     "rss":         ("peak RSS, 64 MiB guest", "MiB", False, 1 / 5, None),
 }
 STUBS = ("kvmgdb", "qemu", "ceiling")
+GDB_FIGURES = ("attach", "stepi", "dump", "breakpoint", "conditional")  # one gdb session each
+CEILING_FIGURES = ("attach", "stepi", "dump", "breakpoint")  # the rest happen in the target
+BREAKPOINT_FIGURES = ("breakpoint", "conditional")  # QEMU's TCG where its KVM cannot trap
 
 
 def measure_all(setup, runs, size, only, log):
@@ -272,8 +263,8 @@ def measure_all(setup, runs, size, only, log):
         limits["empty_process_s"] = statistics.median(empty)
         limits["kvm_create_to_hlt_s"] = statistics.median(samples["start"]["ceiling"])
 
-    gdb_figures = [f for f in ("attach", "stepi", "dump", "breakpoint", "conditional") if f in only]
-    if any(f in gdb_figures for f in ("breakpoint", "conditional")):
+    gdb_figures = [f for f in GDB_FIGURES if f in only]
+    if any(f in gdb_figures for f in BREAKPOINT_FIGURES):
         traps = setup.probe_qemu_traps()
         notes["qemu_breakpoints"] = ("QEMU -accel kvm stops at breakpoints here" if traps else
                                      "QEMU -accel kvm does not stop at breakpoints on this KVM "
@@ -284,13 +275,12 @@ def measure_all(setup, runs, size, only, log):
         log("%s (%s), %d runs" % (figure, count, runs))
         for run in range(runs):
             for stub in order(run):
-                if stub == "ceiling" and figure == "conditional":
+                if stub == "ceiling" and figure not in CEILING_FIGURES:
                     continue   # no host-side ceiling for work done in the target
                 accel = "kvm"
-                if stub == "qemu" and figure in ("breakpoint", "conditional") and not setup.qemu_traps:
+                if stub == "qemu" and figure in BREAKPOINT_FIGURES and not setup.qemu_traps:
                     accel = "tcg"
-                value, attach_s, rss, check = setup.gdb_session(stub, figure, count, accel,
-                                                                counts["threshold"])
+                value, check = setup.gdb_session(stub, figure, count, accel, counts["threshold"])
                 samples[figure][stub].append(value)
                 if stub == "kvmgdb" and run == 0:
                     notes.setdefault("checks", {})[figure] = check
@@ -339,7 +329,7 @@ def build_report(samples, notes, limits, counts, args, setup):
             entry["ratio_to_floor"] = k / floor
             entry["meets_floor_goal"] = k / floor <= 2.0
             entry.pop("ceiling")
-        if name in ("breakpoint", "conditional") and not setup.qemu_traps:
+        if name in BREAKPOINT_FIGURES and not setup.qemu_traps:
             entry["qemu_accel"] = "tcg"
         figures[name] = entry
     return {
@@ -359,7 +349,7 @@ def check_complete(report, only):
         entry = report["figures"].get(name)
         if entry is None:
             fail("no result for figure %s" % name)
-        wanted = ["kvmgdb", "qemu"] + (["ceiling"] if name in ("attach", "stepi", "dump", "breakpoint") else [])
+        wanted = ["kvmgdb", "qemu"] + (["ceiling"] if name in CEILING_FIGURES else [])
         for stub in wanted:
             if not entry.get(stub) or entry[stub]["median"] <= 0:
                 fail("figure %s has no value from %s" % (name, stub))

@@ -4,8 +4,8 @@
 # script in a fresh gdb; the same script, so that every stub sees the same commands.
 # Times are taken around gdb.execute, so gdb's own start-up is not in them. The
 # result is one JSON object written to $BENCH_RESULT:
-#   {"attach_s": ..., "value": ..., "check": "..."}
-# where value is the figure's own unit (steps/s, MiB/s, hits/s, seconds) and check
+#   {"value": ..., "check": "..."}  or  {"error": "..."}
+# where value is the figure's own unit (s, steps/s, MiB/s, hits/s) and check
 # says what was verified, so that a stub that answers wrongly fails instead of
 # looking fast.
 #
@@ -23,7 +23,8 @@ FIGURE = os.environ["BENCH_FIGURE"]
 TARGET = os.environ["BENCH_TARGET"]
 COUNT = int(os.environ.get("BENCH_COUNT", "0"))
 RESULT = os.environ["BENCH_RESULT"]
-CANNED = os.environ.get("BENCH_STUB") == "ceiling"   # its memory never changes
+STUB = os.environ.get("BENCH_STUB", "")
+CANNED = STUB == "ceiling"   # its memory never changes
 THRESHOLD = int(os.environ.get("BENCH_THRESHOLD", "5000"))
 DUMP_START = 0x1000000          # 16 MiB into the guest's 64 MiB of RAM
 CONDITION = "by == 3 && counter > %d" % THRESHOLD
@@ -73,10 +74,9 @@ def measure():
     run("set confirm off")
     start = time.perf_counter()
     run("target remote " + TARGET)
-    result = {"attach_s": time.perf_counter() - start}
+    attach_s = time.perf_counter() - start
     if FIGURE == "attach":
-        result.update(value=result["attach_s"], check="pc %#x" % value("$pc"))
-        return result
+        return dict(value=attach_s, check="pc %#x" % value("$pc"))
 
     if FIGURE == "stepi":
         first = value("$pc")
@@ -86,8 +86,7 @@ def measure():
         seconds = time.perf_counter() - start
         if value("$pc") == first and COUNT > 0 and not CANNED:
             raise gdb.GdbError("stepi did not move the pc")
-        result.update(value=COUNT / seconds, check="pc at %#x" % value("$pc"))
-        return result
+        return dict(value=COUNT / seconds, check="pc at %#x" % value("$pc"))
 
     if FIGURE == "dump":
         path = "/tmp/kvmgdb-bench-dump.%d" % os.getpid()
@@ -108,8 +107,7 @@ def measure():
         for offset, word in marks.items():
             if int.from_bytes(data[offset:offset + 4], "little") != word:
                 raise gdb.GdbError("the dump's word at +%#x is not the %#x written there" % (offset, word))
-        result.update(value=COUNT / seconds, check="%d bytes, 3 marks found" % len(data))
-        return result
+        return dict(value=COUNT / seconds, check="%d bytes, 3 marks found" % len(data))
 
     if FIGURE == "breakpoint":
         go_to_entry()
@@ -124,13 +122,11 @@ def measure():
         if function is None or function.name != "bump":
             raise gdb.GdbError("after %d hits the pc is %#x, not in bump" % (COUNT, value("$pc")))
         if CANNED:
-            result.update(value=COUNT / seconds, check="at bump (canned memory)")
-            return result
+            return dict(value=COUNT / seconds, check="at bump (canned memory)")
         calls = value("calls")
         if calls != COUNT - 1:
             raise gdb.GdbError("after %d hits calls = %d, not %d" % (COUNT, calls, COUNT - 1))
-        result.update(value=COUNT / seconds, check="calls = %d at bump" % calls)
-        return result
+        return dict(value=COUNT / seconds, check="calls = %d at bump" % calls)
 
     if FIGURE == "conditional":
         go_to_entry()
@@ -158,12 +154,11 @@ def measure():
         if len(stopped_at) != want:
             raise gdb.GdbError("stopped at %d calls where the condition holds, not %d" % (len(stopped_at), want))
         check = "%d true hits of %d calls" % (want, COUNT)
-        if stops != want and os.environ.get("BENCH_STUB") == "kvmgdb":
+        if stops != want and STUB == "kvmgdb":
             raise gdb.GdbError("%d stops for %d true hits" % (stops, want))
         if stops != want:
             check += ", %d of them reported twice" % (stops - want)
-        result.update(value=seconds, check=check)
-        return result
+        return dict(value=seconds, check=check)
 
     raise gdb.GdbError("unknown BENCH_FIGURE " + FIGURE)
 
