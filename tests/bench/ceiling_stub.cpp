@@ -34,6 +34,7 @@
 #include "stub/stop_reply.hpp"
 #include "stub/target_description.hpp"
 #include "tests/bench/kvmgdb_negotiation.hpp"
+#include "tests/bench/loopback.hpp"
 
 using namespace kvmgdb::stub;
 
@@ -327,16 +328,10 @@ int main(int argc, char** argv) {
     Stub stub(feats, {ram.get(), std::size_t(memory_size)}, *pc, *sp);
     load_elf32(elf, stub.memory);
 
-    UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (listener.fd < 0) fail("socket");
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t sa_len = sizeof sa;
-    if (::bind(listener.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) fail("bind");
-    if (::listen(listener.fd, 1) < 0) fail("listen");
-    if (::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&sa), &sa_len) < 0) fail("getsockname");
-    std::printf("port %u\n", unsigned(ntohs(sa.sin_port)));
+    kvmgdb::bench::LoopbackListener bound = kvmgdb::bench::listen_on_loopback();
+    if (bound.failed) fail(bound.failed);
+    UniqueFd listener(bound.fd);
+    std::printf("port %u\n", unsigned(ntohs(bound.address.sin_port)));
     std::fflush(stdout);
 
     UniqueFd conn(::accept4(listener.fd, nullptr, nullptr, SOCK_CLOEXEC));

@@ -29,6 +29,8 @@
 #include <string>
 #include <thread>
 
+#include "loopback.hpp"  // this directory: the program links no kvmgdb code
+
 namespace {
 
 [[noreturn]] void fail(const char* what) {
@@ -165,14 +167,10 @@ ssize_t io_byte(bool write, int fd, char* byte) {
 }
 
 int mode_tcp(unsigned long trips) {
-    UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), "socket");
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof sa;
-    if (::bind(listener.fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) < 0) fail("bind");
-    if (::listen(listener.fd, 1) < 0) fail("listen");
-    if (::getsockname(listener.fd, reinterpret_cast<sockaddr*>(&sa), &len) < 0) fail("getsockname");
+    kvmgdb::bench::LoopbackListener bound = kvmgdb::bench::listen_on_loopback();
+    if (bound.failed) fail(bound.failed);
+    UniqueFd listener(bound.fd, "socket");
+    sockaddr_in sa = bound.address;
 
     // The echo side, as a stub would be: read a byte, answer it.
     std::thread echo([&listener] {
@@ -210,8 +208,6 @@ unsigned long count(const char* text) {
     return n;
 }
 
-}  // namespace
-
 int mode_run(char** argv) {
     auto start = std::chrono::steady_clock::now();
     pid_t pid = fork();
@@ -225,12 +221,14 @@ int mode_run(char** argv) {
     int status = 0;
     struct rusage usage {};
     if (wait4(pid, &status, 0, &usage) != pid) fail("wait4");
-    double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    double seconds = seconds_since(start);
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     std::printf("{\"mode\":\"run\",\"status\":%d,\"seconds\":%.6f,\"max_rss_kib\":%ld}\n", code,
                 seconds, usage.ru_maxrss);
     return 0;
 }
+
+}  // namespace
 
 int main(int argc, char** argv) {
     std::string mode = argc > 1 ? argv[1] : "";
