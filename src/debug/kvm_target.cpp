@@ -6,8 +6,8 @@
 #include <stdexcept>
 
 #include "debug/memory_region.hpp"
-#include "kvm/kvm_error.hpp"
 #include "debug/stop_events.hpp"
+#include "kvm/kvm_error.hpp"
 
 namespace kvmgdb::debug {
 
