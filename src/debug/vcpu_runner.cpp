@@ -355,11 +355,13 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
     if (!outcome) return std::nullopt;
     switch (outcome->kind) {
     case RunOutcome::Kind::Halted:
-    case RunOutcome::Kind::ExitPort: {
+    case RunOutcome::Kind::ExitPort:
+    case RunOutcome::Kind::Reset: {
         finished_ = true;
         StopEvent ev;
         ev.kind = StopEvent::Kind::Exited;
         ev.exit_status = outcome->exit_status;
+        ev.message = outcome->message;
         return ev;
     }
     case RunOutcome::Kind::TripleFault:

@@ -17,7 +17,7 @@ constexpr std::uint8_t IIR_NO_INTERRUPT = 0x01;
 PortBus::PortBus(TextSink console, TextSink log, bool verbose)
     : console_(std::move(console)), log_(std::move(log)), verbose_(verbose) {}
 
-std::optional<int> PortBus::out(std::uint16_t port, std::uint8_t size, std::span<const std::uint8_t> data) {
+std::optional<PortEnd> PortBus::out(std::uint16_t port, std::uint8_t size, std::span<const std::uint8_t> data) {
     if (port == kDebugConsolePort) {
         // `rep outsb` and wide OUTs: every byte is a character.
         console_(std::string_view(reinterpret_cast<const char*>(data.data()), data.size()));
@@ -27,8 +27,8 @@ std::optional<int> PortBus::out(std::uint16_t port, std::uint8_t size, std::span
         // The status is the low byte of the (last) value written, whatever its width:
         // kvm-unit-tests end with `outl(status, 0xf4)`, and QEMU's isa-debug-exit reads
         // it the same way. data holds count values of `size` bytes, little-endian.
-        if (size == 0 || data.size() < size) return 0;
-        return data[data.size() - size];
+        if (size == 0 || data.size() < size) return PortEnd{};
+        return PortEnd{PortEnd::Kind::ExitPort, data[data.size() - size], {}};
     }
     if (port >= kCom1Base && port < kCom1Base + 8) {
         for (std::size_t i = 0; i < data.size(); i += size) uart_out(port - kCom1Base, data[i]);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace kvmgdb {
@@ -19,13 +20,22 @@ inline constexpr std::uint16_t kCom1Base = 0x3f8;
 // Output of the guest's consoles, and diagnostics (--verbose).
 using TextSink = std::function<void(std::string_view)>;
 
+// A port write that ends the run: the exit port (status: the guest's), or a reset
+// of the PC platform (0xCF9, port 0x92, the i8042's pulse; status 0).
+struct PortEnd {
+    enum class Kind { ExitPort, Reset };
+    Kind kind = Kind::ExitPort;
+    int status = 0;
+    std::string reason;  // empty for the exit port, "guest reset through port 0xcf9" for a reset
+};
+
 class PortBus {
 public:
     PortBus(TextSink console, TextSink log, bool verbose);
 
-    // An OUT of `data` (size * count bytes). Returns the exit status when the guest
-    // wrote to the exit port.
-    std::optional<int> out(std::uint16_t port, std::uint8_t size, std::span<const std::uint8_t> data);
+    // An OUT of `data` (size * count bytes). Returns how the run ends when the
+    // write ends it.
+    std::optional<PortEnd> out(std::uint16_t port, std::uint8_t size, std::span<const std::uint8_t> data);
     // An IN: fills `data`.
     void in(std::uint16_t port, std::uint8_t size, std::span<std::uint8_t> data);
     // MMIO to an address with no RAM: reads all ones, writes dropped.

@@ -131,7 +131,10 @@ std::optional<RunOutcome> Machine::service_exit(const VcpuExit& e, unsigned vcpu
     using K = RunOutcome::Kind;
     std::lock_guard lock(devices_mu_);
     if (auto* o = std::get_if<exit::IoOut>(&e)) {
-        if (auto status = ports_.out(o->port, o->size, o->data)) return RunOutcome{K::ExitPort, *status, {}};
+        if (auto end = ports_.out(o->port, o->size, o->data)) {
+            if (end->kind == PortEnd::Kind::Reset) return RunOutcome{K::Reset, end->status, end->reason};
+            return RunOutcome{K::ExitPort, end->status, {}};
+        }
         return std::nullopt;
     }
     if (auto* i = std::get_if<exit::IoIn>(&e)) {

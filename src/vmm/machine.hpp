@@ -44,10 +44,10 @@ struct GuestConfig {
 
 // How a run ended. exit_status is what kvmgdb exits with.
 struct RunOutcome {
-    enum class Kind { Halted, ExitPort, TripleFault, EntryFailed, InternalError };
+    enum class Kind { Halted, ExitPort, Reset, TripleFault, EntryFailed, InternalError };
     Kind kind;
     int exit_status;
-    std::string message;  // empty for Halted / ExitPort
+    std::string message;  // empty for Halted / ExitPort; what reset the guest for Reset
 };
 
 // Exit statuses of kvmgdb itself (docs/guest-abi.md): the guest's own status from the

@@ -14,7 +14,9 @@ struct Bus {
     explicit Bus(bool verbose = false)
         : bus([this](std::string_view s) { console += s; }, [this](std::string_view s) { log += s; }, verbose) {}
     std::optional<int> out8(std::uint16_t port, std::uint8_t v) {
-        return bus.out(port, 1, std::span<const std::uint8_t>(&v, 1));
+        auto end = bus.out(port, 1, std::span<const std::uint8_t>(&v, 1));
+        if (!end) return std::nullopt;
+        return end->status;
     }
     std::uint8_t in8(std::uint16_t port) {
         std::uint8_t v = 0;
@@ -42,11 +44,11 @@ TEST(PortBus, ExitPortReturnsTheByte) {
 TEST(PortBus, ExitPortTakesTheLowByteOfAWideWrite) {
     Bus b;
     const std::array<std::uint8_t, 4> outl{0x03, 0x00, 0x00, 0x00};  // outl(3)
-    EXPECT_EQ(b.bus.out(0xf4, 4, outl), 3);
+    EXPECT_EQ(b.bus.out(0xf4, 4, outl)->status, 3);
     const std::array<std::uint8_t, 2> outw{0x01, 0x7f};  // outw(0x7f01)
-    EXPECT_EQ(b.bus.out(0xf4, 2, outw), 1);
+    EXPECT_EQ(b.bus.out(0xf4, 2, outw)->status, 1);
     const std::array<std::uint8_t, 8> rep_outsl{0x05, 0, 0, 0, 0x09, 0, 0, 0};  // rep outsl of {5, 9}
-    EXPECT_EQ(b.bus.out(0xf4, 4, rep_outsl), 9);
+    EXPECT_EQ(b.bus.out(0xf4, 4, rep_outsl)->status, 9);
 }
 
 TEST(PortBus, Com1TransmitsAndReportsTheTransmitterEmpty) {
