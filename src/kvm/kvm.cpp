@@ -149,6 +149,28 @@ void Vm::set_user_memory_region(std::uint32_t slot, std::uint32_t flags, std::ui
     KVM_IOCTL(fd_.get(), KVM_SET_USER_MEMORY_REGION, &region);
 }
 
+void Vm::create_irqchip() { KVM_IOCTL(fd_.get(), KVM_CREATE_IRQCHIP, 0); }
+
+void Vm::create_pit2() {
+    kvm_pit_config config{};
+    config.flags = KVM_PIT_SPEAKER_DUMMY;
+    KVM_IOCTL(fd_.get(), KVM_CREATE_PIT2, &config);
+}
+
+void Vm::irq_line(std::uint32_t irq, bool level) {
+    kvm_irq_level l{};
+    l.irq = irq;
+    l.level = level ? 1 : 0;
+    KVM_IOCTL(fd_.get(), KVM_IRQ_LINE, &l);
+}
+
+kvm_irqchip Vm::get_irqchip(std::uint32_t chip) const {
+    kvm_irqchip c{};
+    c.chip_id = chip;
+    KVM_IOCTL(fd_.get(), KVM_GET_IRQCHIP, &c);
+    return c;
+}
+
 Vcpu::Vcpu(const Vm& vm, unsigned id) : fd_(KVM_IOCTL(vm.fd(), KVM_CREATE_VCPU, id)) {
     auto size = static_cast<std::size_t>(vm.kvm().vcpu_mmap_size());
     void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_.get(), 0);
@@ -247,6 +269,22 @@ kvm_vcpu_events Vcpu::get_vcpu_events() const {
     return e;
 }
 void Vcpu::set_vcpu_events(const kvm_vcpu_events& e) { KVM_IOCTL(fd_.get(), KVM_SET_VCPU_EVENTS, &e); }
+
+std::uint32_t Vcpu::get_mp_state() const {
+    kvm_mp_state m{};
+    KVM_IOCTL(fd_.get(), KVM_GET_MP_STATE, &m);
+    return m.mp_state;
+}
+void Vcpu::set_mp_state(std::uint32_t state) {
+    kvm_mp_state m{};
+    m.mp_state = state;
+    KVM_IOCTL(fd_.get(), KVM_SET_MP_STATE, &m);
+}
+kvm_lapic_state Vcpu::get_lapic() const {
+    kvm_lapic_state l{};
+    KVM_IOCTL(fd_.get(), KVM_GET_LAPIC, &l);
+    return l;
+}
 
 std::string describe(const VcpuExit& e) {
     char buf[128];

@@ -72,6 +72,15 @@ public:
     void set_identity_map_addr(std::uint64_t addr);
     void set_user_memory_region(std::uint32_t slot, std::uint32_t flags, std::uint64_t guest_phys,
                                 std::uint64_t size, void* host);
+    // The PC platform's in-kernel devices (api.rst 4.24 KVM_CREATE_IRQCHIP, 4.71
+    // KVM_CREATE_PIT2): local APICs, IOAPIC and the two 8259s, then the 8254 PIT with
+    // port 0x61 (KVM_PIT_SPEAKER_DUMMY). Both before the first vCPU.
+    void create_irqchip();
+    void create_pit2();
+    // KVM_IRQ_LINE: drive GSI `irq` (an ISA IRQ reaches both the PIC and the IOAPIC).
+    void irq_line(std::uint32_t irq, bool level);
+    // KVM_GET_IRQCHIP for chip 0 (master PIC), 1 (slave PIC) or 2 (IOAPIC).
+    kvm_irqchip get_irqchip(std::uint32_t chip) const;
 
 private:
     const Kvm* kvm_;
@@ -110,6 +119,11 @@ public:
     // that guest debugging intercepted but that was the guest's own).
     kvm_vcpu_events get_vcpu_events() const;
     void set_vcpu_events(const kvm_vcpu_events& events);
+    // KVM_GET_MP_STATE / KVM_SET_MP_STATE (KVM_MP_STATE_RUNNABLE, _HALTED, ...; only
+    // with the in-kernel irqchip) and the local APIC's register page (KVM_GET_LAPIC).
+    std::uint32_t get_mp_state() const;
+    void set_mp_state(std::uint32_t state);
+    kvm_lapic_state get_lapic() const;
 
 private:
     Fd fd_;
