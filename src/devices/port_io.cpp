@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include "devices/pc_devices.hpp"
+
 namespace kvmgdb {
 
 namespace {
@@ -17,6 +19,13 @@ constexpr std::uint8_t IIR_NO_INTERRUPT = 0x01;
 PortBus::PortBus(TextSink console, TextSink log, bool verbose)
     : console_(std::move(console)), log_(std::move(log)), verbose_(verbose) {}
 
+// Out of line: PcDevices is complete only here.
+PortBus::~PortBus() = default;
+PortBus::PortBus(PortBus&&) noexcept = default;
+PortBus& PortBus::operator=(PortBus&&) noexcept = default;
+
+void PortBus::attach_pc(std::unique_ptr<PcDevices> pc) { pc_ = std::move(pc); }
+
 std::optional<PortEnd> PortBus::out(std::uint16_t port, std::uint8_t size, std::span<const std::uint8_t> data) {
     if (port == kDebugConsolePort) {
         // `rep outsb` and wide OUTs: every byte is a character.
@@ -30,6 +39,7 @@ std::optional<PortEnd> PortBus::out(std::uint16_t port, std::uint8_t size, std::
         if (size == 0 || data.size() < size) return PortEnd{};
         return PortEnd{PortEnd::Kind::ExitPort, data[data.size() - size], {}};
     }
+    if (pc_ && pc_->handles(port)) return pc_->out(port, size, data);
     if (port >= kCom1Base && port < kCom1Base + 8) {
         for (std::size_t i = 0; i < data.size(); i += size) uart_out(port - kCom1Base, data[i]);
         return std::nullopt;
@@ -39,6 +49,10 @@ std::optional<PortEnd> PortBus::out(std::uint16_t port, std::uint8_t size, std::
 }
 
 void PortBus::in(std::uint16_t port, std::uint8_t size, std::span<std::uint8_t> data) {
+    if (pc_ && pc_->handles(port)) {
+        pc_->in(port, size, data);
+        return;
+    }
     if (port >= kCom1Base && port < kCom1Base + 8) {
         for (std::size_t i = 0; i < data.size(); ++i)
             data[i] = (i % size == 0) ? uart_in(port - kCom1Base) : 0;

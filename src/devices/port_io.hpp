@@ -1,10 +1,13 @@
 // The guest's port I/O devices: the 0xE9 debug console, a minimal 16550 UART at
 // COM1 (0x3F8) for output, and the 0xF4 exit port. Everything else reads as all
-// ones and drops writes, as an empty ISA bus does.
+// ones and drops writes, as an empty ISA bus does. With the PC platform's devices
+// attached (attach_pc), they take the ports they handle, COM1 included; 0xE9 and
+// 0xF4 stay.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <set>
 #include <span>
@@ -29,9 +32,20 @@ struct PortEnd {
     std::string reason;  // empty for the exit port, "guest reset through port 0xcf9" for a reset
 };
 
+class PcDevices;
+
 class PortBus {
 public:
     PortBus(TextSink console, TextSink log, bool verbose);
+    ~PortBus();
+    PortBus(PortBus&&) noexcept;
+    PortBus& operator=(PortBus&&) noexcept;
+
+    // Puts the PC platform's devices on the bus: from now on out and in go to them
+    // first, for every port they handle. Replaces any attached before.
+    void attach_pc(std::unique_ptr<PcDevices> pc);
+    // The attached devices, or null.
+    PcDevices* pc() const { return pc_.get(); }
 
     // An OUT of `data` (size * count bytes). Returns how the run ends when the
     // write ends it.
@@ -51,6 +65,7 @@ private:
 
     TextSink console_;
     TextSink log_;
+    std::unique_ptr<PcDevices> pc_;
     bool verbose_;
     std::set<std::uint16_t> unknown_ports_;
     std::set<std::uint64_t> unknown_mmio_pages_;
