@@ -29,6 +29,7 @@
 #include "stub/listen_address.hpp"
 #include "stub/server.hpp"
 #include "vmm/machine.hpp"
+#include "vmm/stdin_serial.hpp"
 
 using namespace kvmgdb;
 
@@ -38,6 +39,7 @@ namespace {
 void write_all(int fd, std::string_view s) {
     while (!s.empty()) {
         ssize_t n = ::write(fd, s.data(), s.size());
+        if (n < 0 && errno == EINTR) continue;  // a vCPU thread's kick or halt poll
         if (n <= 0) return;
         s.remove_prefix(static_cast<std::size_t>(n));
     }
@@ -161,7 +163,13 @@ int run_debug_server(const CliOptions& options) {
     // Declared in this order so that the server (which holds the target and posts
     // to io) goes first, then the target (which joins the vCPU thread).
     boost::asio::io_context io;
+    Machine* guest = machine.get();
     debug::KvmTarget target(std::move(machine), target_options(options));
+    // COM1 reads kvmgdb's stdin on the PC platform (gdb, a child here with
+    // --gdb-batch, reads its scripts, not stdin); gone before the target.
+    std::optional<StdinToSerial> serial_input;
+    if (guest->platform() == Platform::Pc)
+        serial_input.emplace(0, [guest](std::string_view bytes) { guest->serial_input(bytes); });
     std::optional<stub::ServerResult> result;
     {
         std::optional<stub::Server> server;
@@ -292,7 +300,11 @@ int main(int argc, char** argv) {
         if (options.debugging()) return run_debug_server(options);
         Machine machine(options.guest, [](std::string_view s) { write_all(1, s); },
                         [](std::string_view s) { write_all(2, s); });
+        std::optional<StdinToSerial> serial_input;
+        if (machine.platform() == Platform::Pc)
+            serial_input.emplace(0, [&machine](std::string_view bytes) { machine.serial_input(bytes); });
         RunOutcome outcome = machine.run_to_end();
+        serial_input.reset();
         if (!outcome.message.empty()) std::fprintf(stderr, "kvmgdb: %s\n", outcome.message.c_str());
         return outcome.exit_status;
     } catch (const ImageError& e) {

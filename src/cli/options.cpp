@@ -25,12 +25,15 @@ Examples:
   kvmgdb --mode paged32 my-kernel.elf       32-bit paging (4 MiB pages)
   kvmgdb --mode real boot.elf               16-bit real mode (CS:IP = 0:entry)
   kvmgdb --format raw --load-addr 0 --entry 0 --mode long payload.bin
+  kvmgdb --cmdline console=ttyS0 vmlinux    boot Linux (PVH) on the pc platform
+  kvmgdb --module initrd.img,args kernel    a Multiboot kernel with a module
   kvmgdb --listen :1234 guest.elf           wait for gdb (target remote :1234)
   kvmgdb --gdb-batch check.py guest.elf     run a gdb script against the guest
 
-Exit status: 0 when the guest executes HLT; N when it writes byte N to port
-0xF4; 1 when KVM is unusable; 2 for a bad command line or guest image; 3 when
-the guest crashes (triple fault, failed VM entry); with --gdb-batch, gdb's.
+Exit status: 0 when the guest executes HLT (pc platform: resets, or every
+vCPU halts with interrupts off); N when it writes byte N to port 0xF4; 1 when
+KVM is unusable; 2 for a bad command line or guest image; 3 when the guest
+crashes (triple fault, failed VM entry); with --gdb-batch, gdb's.
 Port 0xE9 and COM1 (0x3F8) print to stdout. No /dev/kvm here? Run kvmgdb under
 kvmgdb-with-kvm (scripts/with-kvm in a checkout).
 )";
@@ -99,10 +102,24 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
                                 "in gdb) and exit")
         ("mode", po::value<std::string>()->value_name("MODE"),
          "CPU mode at entry: real, protected, paged32 or long (default: long for ELF64, protected for ELF32)")
-        ("memory,m", po::value<std::string>()->value_name("SIZE")->default_value("64M"),
-         "guest RAM, 1M to 3G; K/M/G suffixes")
+        ("memory,m", po::value<std::string>()->value_name("SIZE"),
+         "guest RAM, 1M to 3G; K/M/G suffixes (default: 64M, 256M on the pc platform)")
         ("cpus", po::value<std::string>()->value_name("N")->default_value("1"),
          "vCPUs, 1 to 64; each starts at the entry with edi/rdi = its index (docs/guest-abi.md)")
+        ("boot", po::value<std::string>()->value_name("PROTO")->default_value("auto"),
+         "how the kernel is booted: auto (its Multiboot header, else its PVH note, else "
+         "none), none (the ELF's entry in --mode), pvh, multiboot or multiboot2 (docs/kernels.md)")
+        ("platform", po::value<std::string>()->value_name("PLAT")->default_value("auto"),
+         "the machine: pc (in-kernel APIC, IOAPIC, PIC and PIT, a 16550 COM1 reading stdin, "
+         "CMOS, i8042, resets; HLT waits for an interrupt), minimal (HLT ends the run) or "
+         "auto (pc for a kernel with a boot protocol, else minimal)")
+        ("cmdline", po::value<std::string>()->value_name("TEXT"),
+         "the kernel command line its boot protocol hands it")
+        ("initrd", po::value<std::string>()->value_name("FILE"),
+         "an initial ramdisk, the boot protocol's first module")
+        ("module", po::value<std::vector<std::string>>()->value_name("FILE[,ARGS]"),
+         "a Multiboot module (repeat for more, in order); ARGS is its string "
+         "(default: FILE)")
         ("format", po::value<std::string>()->value_name("FMT")->default_value("elf"),
          "guest image format: elf or raw (flat binary)")
         ("load-addr", po::value<std::string>()->value_name("ADDR"),
@@ -175,11 +192,39 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
         g.mode = parse_cpu_mode(name);
         if (!g.mode) throw UsageError("unknown --mode '" + name + "' (expected real, protected, paged32 or long)");
     }
-    const auto memory = vm["memory"].as<std::string>();
-    g.memory = parse_size(memory);
-    if (g.memory < kMinMemory || g.memory > kMaxMemory || g.memory % kPageSize != 0)
-        throw UsageError("--memory '" + memory +
-                         "': guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB");
+    if (vm.count("memory")) {
+        const auto memory = vm["memory"].as<std::string>();
+        g.memory = parse_size(memory);
+        g.memory_given = true;
+        if (g.memory < kMinMemory || g.memory > kMaxMemory || g.memory % kPageSize != 0)
+            throw UsageError("--memory '" + memory +
+                             "': guest RAM must be a multiple of 4 KiB between 1 MiB and 3 GiB");
+    }
+    const auto boot = vm["boot"].as<std::string>();
+    const auto boot_choice = boot::parse_boot_choice(boot);
+    if (!boot_choice)
+        throw UsageError("unknown --boot '" + boot + "' (expected auto, none, pvh, multiboot or multiboot2)");
+    g.boot = *boot_choice;
+    const auto platform = vm["platform"].as<std::string>();
+    if (platform == "pc") g.platform = Platform::Pc;
+    else if (platform == "minimal") g.platform = Platform::Minimal;
+    else if (platform != "auto") throw UsageError("unknown --platform '" + platform + "' (expected auto, pc or minimal)");
+    if (vm.count("cmdline")) g.cmdline = vm["cmdline"].as<std::string>();
+    if (vm.count("initrd")) {
+        g.initrd = vm["initrd"].as<std::string>();
+        if (g.initrd->empty()) throw UsageError("--initrd needs a file name");
+    }
+    if (vm.count("module")) {
+        for (const std::string& arg : vm["module"].as<std::vector<std::string>>()) {
+            // FILE[,ARGS]: the first comma ends the file name (GRUB's `module FILE ARGS`
+            // has the same split at the first space).
+            const auto comma = arg.find(',');
+            ModuleArg m{arg.substr(0, comma), std::nullopt};
+            if (comma != std::string::npos) m.cmdline = arg.substr(comma + 1);
+            if (m.path.empty()) throw UsageError("--module '" + arg + "' needs a file name before the comma");
+            g.modules.push_back(std::move(m));
+        }
+    }
     const auto cpus = vm["cpus"].as<std::string>();
     auto n = parse_number(cpus, 10);
     if (!n || *n < 1 || *n > kMaxCpus) throw UsageError("--cpus '" + cpus + "': the number of vCPUs must be 1 to 64");

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "boot/boot_protocol.hpp"
 #include "devices/port_io.hpp"
 #include "kvm/kvm.hpp"
 #include "loader/elf_loader.hpp"
@@ -30,6 +31,22 @@ inline constexpr unsigned kMaxCpus = 64;  // --cpus 1-64
 
 enum class ImageFormat { Elf, Raw };
 
+// --platform (docs/guest-abi.md, "Platforms"). Minimal: RAM, the debug console, a
+// polled COM1, the exit port; HLT ends the run. Pc: KVM's in-kernel LAPIC, IOAPIC,
+// PICs and PIT, a 16550 with input, CMOS/RTC, i8042, resets and the BIOS data area;
+// HLT waits for an interrupt. Auto: Pc for an image with a boot protocol.
+enum class Platform { Auto, Pc, Minimal };
+std::string_view to_string(Platform p);
+// RAM of a PC-platform guest when --memory is not given: a distribution kernel
+// wants more than a test payload (KVM maps it lazily: untouched RAM costs nothing).
+inline constexpr std::uint64_t kPcDefaultMemory = 256ull << 20;
+
+// --module FILE[,CMDLINE] and --initrd FILE, before the files are read.
+struct ModuleArg {
+    std::string path;
+    std::optional<std::string> cmdline;  // default: the path for Multiboot, none for PVH
+};
+
 struct GuestConfig {
     std::string path;                           // also the name in messages
     std::optional<std::vector<std::uint8_t>> bytes;  // the image itself, instead of reading path
@@ -38,6 +55,12 @@ struct GuestConfig {
     std::optional<std::uint64_t> entry;      // raw only (defaults to load_addr)
     std::optional<CpuMode> mode;             // default: from the ELF class
     std::uint64_t memory = kDefaultMemory;
+    bool memory_given = false;  // --memory on the command line (else a platform may pick more)
+    boot::BootChoice boot = boot::BootChoice::Auto;
+    Platform platform = Platform::Auto;
+    std::string cmdline;              // --cmdline, for a boot protocol
+    std::optional<std::string> initrd;  // --initrd: the first module
+    std::vector<ModuleArg> modules;   // --module, in order
     unsigned cpus = 1;  // vCPUs, 1..kMaxCpus; vCPU i starts with edi/rdi = i
     bool verbose = false;
 };
@@ -63,6 +86,9 @@ struct PreparedGuest {
     CpuMode mode;
     SystemArea area;
     GuestMemory memory;
+    Platform platform = Platform::Minimal;  // never Auto here
+    boot::BootProtocol protocol = boot::BootProtocol::None;
+    std::optional<boot::BootEntry> boot_entry;  // the protocol's eip/eax/ebx
 };
 PreparedGuest prepare_guest(const GuestConfig& config);
 
@@ -96,15 +122,26 @@ public:
     // (each with its own APIC ID on top), e.g. for debug::xsave_support().
     const std::vector<kvm_cpuid_entry2>& cpuid() const { return cpuid_; }
     PortBus& ports() { return ports_; }
+    Platform platform() const { return platform_; }
+    boot::BootProtocol boot_protocol() const { return protocol_; }
+    // Bytes for COM1's receiver (the PC platform's 16550; dropped on minimal).
+    // Thread-safe: kvmgdb's stdin reader calls it while vCPUs run.
+    void serial_input(std::string_view bytes);
+    // On the PC platform: whether vCPU `index`, out of KVM_RUN, waits for nothing
+    // that can come (halted with IF=0, or an AP still waiting for INIT/SIPI).
+    bool idle_for_good(unsigned index);
 
 private:
     Machine(PreparedGuest&& guest, TextSink console, TextSink log, bool verbose, unsigned cpus);
+    void setup_pc_platform(TextSink console);
     RunOutcome crash(RunOutcome::Kind kind, const std::string& what, unsigned vcpu);
     RunOutcome run_all_to_end();
 
     GuestImage image_;
     CpuMode mode_;
     SystemArea area_;
+    Platform platform_;
+    boot::BootProtocol protocol_;
     GuestMemory memory_;
     PortBus ports_;
     std::unique_ptr<Kvm> kvm_;

@@ -47,6 +47,12 @@ TEST(CommandLine, Defaults) {
     EXPECT_EQ(o.action, CliOptions::Action::Run);
     EXPECT_EQ(o.guest.path, "guest.elf");
     EXPECT_EQ(o.guest.memory, 64u << 20);
+    EXPECT_FALSE(o.guest.memory_given);  // the pc platform may then pick more
+    EXPECT_EQ(o.guest.boot, boot::BootChoice::Auto);
+    EXPECT_EQ(o.guest.platform, Platform::Auto);
+    EXPECT_TRUE(o.guest.cmdline.empty());
+    EXPECT_FALSE(o.guest.initrd);
+    EXPECT_TRUE(o.guest.modules.empty());
     EXPECT_FALSE(o.guest.mode);
     EXPECT_EQ(o.guest.format, ImageFormat::Elf);
     EXPECT_FALSE(o.listen);
@@ -142,7 +148,7 @@ TEST(CommandLine, HelpDocumentsEveryOption) {
     auto o = parse_command_line({"--help"});
     ASSERT_EQ(o.action, CliOptions::Action::Help);
     for (const char* opt : {"--help", "--version", "--mode", "--memory", "--format", "--load-addr", "--entry",
-                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "--gdb-arch", "--print-gdb-extension", "--gdb-batch", "--gdb", "Examples", "Exit status", "scripts/with-kvm", "kvmgdb-with-kvm"})
+                            "--listen", "--log-packets", "--breakpoints", "--watchpoints", "--verbose", "--check-kvm", "--gdb-arch", "--print-gdb-extension", "--gdb-batch", "--gdb", "--boot", "--platform", "--cmdline", "--initrd", "--module", "Examples", "Exit status", "scripts/with-kvm", "kvmgdb-with-kvm"})
         EXPECT_NE(o.help_text.find(opt), std::string::npos) << opt;
     EXPECT_EQ(parse_command_line({"--version"}).action, CliOptions::Action::Version);
     EXPECT_EQ(parse_command_line({"--check-kvm"}).action, CliOptions::Action::CheckKvm);
@@ -171,4 +177,45 @@ TEST(CommandLine, CpusDefaultsToOneAndTakes1To64) {
             EXPECT_EQ(std::string(e.what()), std::string("--cpus '") + bad + "': the number of vCPUs must be 1 to 64");
         }
     }
+}
+
+TEST(CommandLine, BootProtocolAndPlatform) {
+    auto o = parse_command_line({"--boot", "pvh", "--platform", "minimal", "--memory", "512M", "--cmdline",
+                                 "console=ttyS0 panic=-1", "--initrd", "initrd.img", "vmlinux"});
+    EXPECT_EQ(o.guest.boot, boot::BootChoice::Pvh);
+    EXPECT_EQ(o.guest.platform, Platform::Minimal);
+    EXPECT_TRUE(o.guest.memory_given);
+    EXPECT_EQ(o.guest.memory, 512u << 20);
+    EXPECT_EQ(o.guest.cmdline, "console=ttyS0 panic=-1");
+    EXPECT_EQ(o.guest.initrd, "initrd.img");
+    EXPECT_EQ(parse_command_line({"--boot", "none", "k"}).guest.boot, boot::BootChoice::None);
+    EXPECT_EQ(parse_command_line({"--boot", "multiboot2", "k"}).guest.boot, boot::BootChoice::Multiboot2);
+    EXPECT_EQ(parse_command_line({"--platform", "pc", "k"}).guest.platform, Platform::Pc);
+}
+
+TEST(CommandLine, ModulesKeepTheirOrderAndSplitAtTheFirstComma) {
+    auto o = parse_command_line({"--module", "a.bin", "--module", "b.bin,root=/dev/x,ro", "--module", "c,", "k"});
+    ASSERT_EQ(o.guest.modules.size(), 3u);
+    EXPECT_EQ(o.guest.modules[0].path, "a.bin");
+    EXPECT_FALSE(o.guest.modules[0].cmdline);  // the boot protocol's default
+    EXPECT_EQ(o.guest.modules[1].path, "b.bin");
+    EXPECT_EQ(o.guest.modules[1].cmdline, "root=/dev/x,ro");
+    EXPECT_EQ(o.guest.modules[2].path, "c");
+    EXPECT_EQ(o.guest.modules[2].cmdline, "");  // an explicit empty string
+}
+
+TEST(CommandLine, BootErrorsNameTheOption) {
+    auto message = [](std::vector<std::string> args) {
+        try {
+            parse_command_line(args);
+        } catch (const UsageError& e) {
+            return std::string(e.what());
+        }
+        return std::string("accepted");
+    };
+    EXPECT_EQ(message({"--boot", "grub", "k"}),
+              "unknown --boot 'grub' (expected auto, none, pvh, multiboot or multiboot2)");
+    EXPECT_EQ(message({"--platform", "q35", "k"}), "unknown --platform 'q35' (expected auto, pc or minimal)");
+    EXPECT_EQ(message({"--module", ",args", "k"}), "--module ',args' needs a file name before the comma");
+    EXPECT_EQ(message({"--initrd", "", "k"}), "--initrd needs a file name");
 }
