@@ -6,6 +6,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "debug/irq_state.hpp"
 #include "util/hex.hpp"
 #include "x86/cpu_mode.hpp"
 #include "x86/page_walk.hpp"
@@ -23,6 +24,7 @@ const char* kMonitorHelp =
     "  info sregs           segment, control and descriptor-table registers\n"
     "  info debug           how breakpoints and watchpoints are implemented here, and why\n"
     "  info ports           the port devices and ports the guest touched without one\n"
+    "  info irq             pc platform: the PICs, the IOAPIC and this vCPU's local APIC\n"
     "  translate ADDR       walk the guest page tables for a linear address\n"
     "  linear SEG:OFF       a real-mode seg:off (hex, e.g. 0800:0010) as a linear address\n"
     "  segoff ADDR          a linear address as seg:off relative to the current CS\n"
@@ -149,9 +151,31 @@ TargetStatus Monitor::run(std::string_view command, std::string& output, const V
         output = info_debug();
         return TargetStatus::ok();
     }
+    if (c == "info irq") {
+        if (machine_.platform() != Platform::Pc) {
+            output = "no interrupt controllers: this guest runs on the minimal platform (--platform pc adds them)\n";
+            return TargetStatus::ok();
+        }
+        unsigned index = 0;
+        for (unsigned i = 0; i < machine_.vcpu_count(); ++i)
+            if (&machine_.vcpu(i) == &cpu.vcpu()) index = i;
+        output = describe_pic("master", machine_.vm().get_irqchip(KVM_IRQCHIP_PIC_MASTER).chip.pic) +
+                 describe_pic("slave", machine_.vm().get_irqchip(KVM_IRQCHIP_PIC_SLAVE).chip.pic) +
+                 describe_ioapic(machine_.vm().get_irqchip(KVM_IRQCHIP_IOAPIC).chip.ioapic) +
+                 describe_lapic(index, cpu.vcpu().get_lapic(), cpu.sregs().apic_base);
+        return TargetStatus::ok();
+    }
     if (c == "info ports") {
         std::ostringstream o;
-        o << "port 0xe9: debug console\nports 0x3f8-0x3ff: COM1 (16550, output only)\nport 0xf4: exit port\n";
+        o << "port 0xe9: debug console\nport 0xf4: exit port\n";
+        if (machine_.platform() == Platform::Pc)
+            o << "ports 0x3f8-0x3ff: COM1 (16550 on IRQ 4, input from kvmgdb's stdin)\n"
+                 "ports 0x70-0x71: CMOS and RTC\nports 0x60, 0x64: i8042 (self test, reset)\n"
+                 "ports 0x92, 0xcf9: reset\nport 0x80: POST codes (ignored)\n"
+                 "in KVM: 8259 PICs (0x20-0x21, 0xa0-0xa1, 0x4d0-0x4d1), PIT (0x40-0x43, 0x61), "
+                 "IOAPIC and local APICs\n";
+        else
+            o << "ports 0x3f8-0x3ff: COM1 (16550, output only)\n";
         const auto& unknown = machine_.ports().unknown_ports();
         o << "ports touched without a device:";
         if (unknown.empty()) o << " none";

@@ -30,6 +30,7 @@ public:
     // Re-reads the mode (at a stop); throws KvmError when KVM_GET_SREGS fails.
     void refresh_arch();
 
+    Vcpu& vcpu() const { return vcpu_; }
     kvm_regs regs() const { return vcpu_.get_regs(); }
     kvm_sregs sregs() const { return vcpu_.get_sregs(); }
     // Everything g/G/p/P cover: regs, sregs, the XSAVE area, XCR0, DR0-3/DR6/DR7.

@@ -6,6 +6,7 @@
 
 #include "debug/address_space.hpp"
 #include "debug/debug_exit.hpp"
+#include "debug/halt_poll.hpp"
 #include "debug/kick.hpp"
 #include "debug/mode_change.hpp"
 #include "debug/register_checks.hpp"
@@ -261,17 +262,31 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
         return step_watching_mode(*w, how, step);
     }
     apply_guest_debug(step);
+    // The PC platform halts inside KVM: poll for HLT patches (1 ms while there are
+    // any, else 50 ms for a guest that halts for good with interrupts off).
+    std::optional<HaltPoll> halt_poll;
+    if (machine_.platform() == Platform::Pc) {
+        std::size_t patches = 0;
+        {
+            std::lock_guard bps_lock(bps_.run_mutex());
+            patches = bps_.patch_count();
+        }
+        halt_poll.emplace(std::chrono::microseconds(patches ? 1000 : 50000));
+    }
     for (;;) {
         VcpuExit e = run_guest(false);
-        {
-            std::lock_guard lock(mu_);
-            if (std::holds_alternative<exit::Interrupted>(e)) {
+        if (std::holds_alternative<exit::Interrupted>(e)) {
+            {
+                std::lock_guard lock(mu_);
                 if (interrupt_requested_) {
                     if (quit_) return signal_stop(kSigKill, "target destroyed");
                     return signal_stop(kSigInt);
                 }
-                continue;  // a stray signal
             }
+            if (halt_poll) {
+                if (auto ev = poll_halted()) return *ev;
+            }
+            continue;  // the halt poll, or a stray signal
         }
         // Every emulation failure goes there, protected pages or not: whether any are
         // is only known under run_mutex (gdb may have removed the last one meanwhile),
@@ -313,38 +328,7 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
     std::lock_guard bps_lock(bps_.run_mutex());
     Vcpu& vcpu = vcpu_;
     if (auto* d = std::get_if<exit::Debug>(&e)) return debug_exit_stop(*d, bps_, vcpu);
-    if (std::holds_alternative<exit::Hlt>(e)) {
-        // rip is past the HLT (one byte): one of our patches when rip-1 holds one.
-        const kvm_sregs sregs = vcpu.get_sregs();
-        kvm_regs regs = vcpu.get_regs();
-        const std::uint64_t at = debug::linear_pc(regs, sregs) - 1;
-        const PagingState paging = paging_of(sregs);
-        const Patch* patch = bps_.patch_hit(paging, at);
-        const bool ours = patch && patch->byte == kHlt;
-        // Or gdb removed that breakpoint while this vCPU was on its way out of KVM_RUN
-        // from it (non-stop: the others run while gdb inserts and removes): rip-1 holds
-        // no HLT any more, and the guest's own instruction there runs now, unreported.
-        const std::optional<std::uint8_t> byte = ours ? std::nullopt : bps_.ram_byte_at_linear(paging, at);
-        const bool removed = byte && *byte != kHlt;
-        if (ours || removed) {
-            regs.rip -= 1;
-            vcpu.set_regs(regs);
-        }
-        if (removed) return std::nullopt;
-        if (ours) {
-            StopEvent ev;
-            ev.kind = patch->software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
-            ev.signal = kSigTrap;
-            return ev;
-        }
-        finished_ = true;
-        halted_ = true;
-        StopEvent ev;
-        ev.kind = StopEvent::Kind::Exited;
-        ev.exit_status = 0;
-        ev.message = "guest halted";
-        return ev;
-    }
+    if (std::holds_alternative<exit::Hlt>(e)) return halt_stop(false);
     if (auto* m = std::get_if<exit::Mmio>(&e)) {
         // A protected page; or one that was when this vCPU's access exited, and that
         // gdb unprotected since (a watchpoint removed while the vCPU runs): the access
@@ -371,6 +355,55 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
         finished_ = true;
         return signal_stop(kSigAbrt, outcome->message);
     }
+}
+
+// The vCPU executed a HLT: it left KVM_RUN with KVM_EXIT_HLT (minimal platform), or
+// the halt poll found it halted inside KVM (`in_kernel`, the PC platform's in-kernel
+// LAPIC). rip is past the HLT (one byte): one of our patches when rip-1 holds one.
+// Returns the stop, or nullopt when the vCPU goes on (a patch gdb removed meanwhile;
+// in the kernel, a guest's own HLT that an interrupt will end).
+std::optional<StopEvent> VcpuRunner::halt_stop(bool in_kernel) {
+    Vcpu& vcpu = vcpu_;
+    const kvm_sregs sregs = vcpu.get_sregs();
+    kvm_regs regs = vcpu.get_regs();
+    const std::uint64_t at = debug::linear_pc(regs, sregs) - 1;
+    const PagingState paging = paging_of(sregs);
+    const Patch* patch = bps_.patch_hit(paging, at);
+    const bool ours = patch && patch->byte == kHlt;
+    // Or gdb removed that breakpoint while this vCPU was on its way out of KVM_RUN
+    // from it (non-stop: the others run while gdb inserts and removes): rip-1 holds
+    // no HLT any more, and the guest's own instruction there runs now, unreported.
+    const std::optional<std::uint8_t> byte = ours ? std::nullopt : bps_.ram_byte_at_linear(paging, at);
+    const bool removed = byte && *byte != kHlt;
+    if (ours || removed) {
+        regs.rip -= 1;
+        vcpu.set_regs(regs);
+        // Out of the halt KVM keeps it in, or the next KVM_RUN would wait for an interrupt.
+        if (in_kernel) vcpu.set_mp_state(KVM_MP_STATE_RUNNABLE);
+    }
+    if (removed) return std::nullopt;
+    if (ours) {
+        StopEvent ev;
+        ev.kind = patch->software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
+        ev.signal = kSigTrap;
+        return ev;
+    }
+    constexpr std::uint64_t kRflagsIf = 1u << 9;
+    if (in_kernel && (regs.rflags & kRflagsIf)) return std::nullopt;  // the next interrupt wakes it
+    finished_ = true;
+    halted_ = true;
+    StopEvent ev;
+    ev.kind = StopEvent::Kind::Exited;
+    ev.exit_status = 0;
+    ev.message = in_kernel ? "guest halted with interrupts disabled" : "guest halted";
+    return ev;
+}
+
+// The halt poll's kick (halt_poll.hpp): a vCPU halted inside KVM may sit on a patch.
+std::optional<StopEvent> VcpuRunner::poll_halted() {
+    std::lock_guard bps_lock(bps_.run_mutex());
+    if (vcpu_.get_mp_state() != KVM_MP_STATE_HALTED) return std::nullopt;
+    return halt_stop(true);
 }
 
 std::optional<StopEvent> VcpuRunner::handle_protected_mmio(const exit::Mmio& m) {

@@ -110,6 +110,8 @@ private:
     stub::StopEvent run_until_stop(bool step, bool watch_mode = true);
     std::optional<stub::StopEvent> handle_exit(const VcpuExit& e);
     std::optional<stub::StopEvent> handle_protected_mmio(const exit::Mmio& m);
+    std::optional<stub::StopEvent> halt_stop(bool in_kernel);
+    std::optional<stub::StopEvent> poll_halted();
     std::optional<stub::StopEvent> finish_instruction();
     VcpuExit run_guest(bool finish_only);
     void apply_guest_debug(bool step);  // KVM_SET_GUEST_DEBUG, remembering `step`
