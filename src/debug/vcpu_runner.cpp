@@ -82,8 +82,11 @@ void VcpuRunner::thread_main() {
                 finished_ = true;
             }
             ev.thread = thread_id();
-            if (!ev.message.empty() && ev.kind == StopEvent::Kind::Signal && ev.signal != kSigInt)
-                diag_("kvmgdb: " + ev.message + "\n");
+            // Why the guest stopped for good (a triple fault, a reset, a halt), on
+            // stderr as a plain run says it: gdb's stop reply has no room for it.
+            const bool says_why = (ev.kind == StopEvent::Kind::Signal && ev.signal != kSigInt) ||
+                                  ev.kind == StopEvent::Kind::Exited;
+            if (!ev.message.empty() && says_why) diag_("kvmgdb: " + ev.message + "\n");
         }
         bool quitting;
         {
