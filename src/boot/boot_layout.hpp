@@ -84,9 +84,10 @@ private:
 };
 
 // Little-endian packing of a plain struct's fields into guest memory, for the
-// protocols' info blocks: `put(mem, at, offset, value)`.
+// protocols' info blocks: `put<std::uint32_t>(mem, at, offset, value)` stores the
+// low bytes of value. Addresses fit 32-bit fields: guest RAM ends below 4 GiB.
 template <typename T>
-void put(GuestMemory& mem, std::uint64_t base, std::uint64_t offset, T value) {
+void put(GuestMemory& mem, std::uint64_t base, std::uint64_t offset, std::uint64_t value) {
     static_assert(sizeof(T) == 1 || sizeof(T) == 2 || sizeof(T) == 4 || sizeof(T) == 8);
     if constexpr (sizeof(T) == 1) mem.write8(base + offset, static_cast<std::uint8_t>(value));
     else if constexpr (sizeof(T) == 2) mem.write16(base + offset, static_cast<std::uint16_t>(value));

@@ -20,10 +20,11 @@ namespace kvmgdb::boot {
 enum class BootProtocol { None, Pvh, Multiboot1, Multiboot2 };
 // --boot: auto picks Multiboot 1, then Multiboot 2, then PVH, then none (QEMU's
 // -kernel also prefers a Multiboot header to the PVH note).
-enum class BootChoice { Auto, None, Pvh, Multiboot1, Multiboot2 };
+// --boot multiboot takes Multiboot 1, else Multiboot 2.
+enum class BootChoice { Auto, None, Pvh, Multiboot, Multiboot1, Multiboot2 };
 
 std::string_view to_string(BootProtocol p);
-std::optional<BootChoice> parse_boot_choice(std::string_view s);  // auto|none|pvh|multiboot|multiboot2
+std::optional<BootChoice> parse_boot_choice(std::string_view s);  // auto|none|pvh|multiboot|multiboot1|multiboot2
 
 // The registers a protocol's entry sets beyond the flat 32-bit segments.
 struct BootEntry {

@@ -108,7 +108,7 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
          "vCPUs, 1 to 64; each starts at the entry with edi/rdi = its index (docs/guest-abi.md)")
         ("boot", po::value<std::string>()->value_name("PROTO")->default_value("auto"),
          "how the kernel is booted: auto (its Multiboot header, else its PVH note, else "
-         "none), none (the ELF's entry in --mode), pvh, multiboot or multiboot2 (docs/kernels.md)")
+         "none), none (the ELF's entry in --mode), pvh, multiboot (1, else 2), multiboot1 or multiboot2 (docs/kernels.md)")
         ("platform", po::value<std::string>()->value_name("PLAT")->default_value("auto"),
          "the machine: pc (in-kernel APIC, IOAPIC, PIC and PIT, a 16550 COM1 reading stdin, "
          "CMOS, i8042, resets; HLT waits for an interrupt), minimal (HLT ends the run) or "
@@ -203,7 +203,7 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
     const auto boot = vm["boot"].as<std::string>();
     const auto boot_choice = boot::parse_boot_choice(boot);
     if (!boot_choice)
-        throw UsageError("unknown --boot '" + boot + "' (expected auto, none, pvh, multiboot or multiboot2)");
+        throw UsageError("unknown --boot '" + boot + "' (expected auto, none, pvh, multiboot, multiboot1 or multiboot2)");
     g.boot = *boot_choice;
     const auto platform = vm["platform"].as<std::string>();
     if (platform == "pc") g.platform = Platform::Pc;

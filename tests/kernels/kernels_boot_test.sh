@@ -27,5 +27,27 @@ expect "Linux rebooting through the 8042 (reboot=k) is a reset: status 0" 0 \
   'Kernel panic - not syncing: VFS: Unable to mount root fs' 'guest reset through the i8042' -- \
   timeout 300 "$kvmgdb" --cmdline "$linux reboot=k" "$kernels/linux/vmlinux"
 
+# Multiboot 1: Xen 4.17 with no dom0 kernel (no --module) panics, and reboots when
+# the panic's five seconds are up ("Reboot in five seconds...": a reset, status 0).
+expect "Xen (Multiboot 1) to its 'dom0 kernel not specified' panic" 0 \
+  'dom0 kernel not specified' 'guest reset through' -- \
+  timeout 300 "$kvmgdb" --cmdline "console=com1 com1=115200,8n1" "$kernels/xen/xen"
+cp "$tmp/out" "$tmp/xen.out"
+check "Xen: the command line arrives without the file name Xen strips" grep -Eq "^\(XEN\) Command line: console=com1 com1=115200,8n1[[:cntrl:]]?$" "$tmp/xen.out"
+check "Xen: the boot loader name" grep -Eq "^\(XEN\) Bootloader: kvmgdb[[:cntrl:]]?$" "$tmp/xen.out"
+# GNU Mach with no bootstrap modules panics and resets the machine.
+expect "GNU Mach (Multiboot 1) to its 'No bootstrap code loaded' panic and reset" 0 \
+  'No bootstrap code loaded' 'guest reset through' -- \
+  timeout 300 "$kvmgdb" --cmdline "console=com0" "$kernels/gnumach/gnumach"
+
+# Multiboot 2: our own kernel checks every field of its boot information.
+printf 'module one\n' >"$tmp/m1"
+printf 'module two, longer\n' >"$tmp/m2"
+expect "multiboot2-check: every field of the Multiboot 2 information" 0 \
+  '^multiboot2-check: 0 failures$' '' -- \
+  "$kvmgdb" --memory 256M --cmdline "mb2 check=yes" --module "$tmp/m1,first module" --module "$tmp/m2" \
+  "$guests/multiboot2-check.elf"
+check "multiboot2-check: no check failed" bash -c "! grep -q '^FAIL' '$tmp/out'"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -190,6 +190,8 @@ TEST(CommandLine, BootProtocolAndPlatform) {
     EXPECT_EQ(o.guest.initrd, "initrd.img");
     EXPECT_EQ(parse_command_line({"--boot", "none", "k"}).guest.boot, boot::BootChoice::None);
     EXPECT_EQ(parse_command_line({"--boot", "multiboot2", "k"}).guest.boot, boot::BootChoice::Multiboot2);
+    EXPECT_EQ(parse_command_line({"--boot", "multiboot", "k"}).guest.boot, boot::BootChoice::Multiboot);
+    EXPECT_EQ(parse_command_line({"--boot", "multiboot1", "k"}).guest.boot, boot::BootChoice::Multiboot1);
     EXPECT_EQ(parse_command_line({"--platform", "pc", "k"}).guest.platform, Platform::Pc);
 }
 
@@ -214,7 +216,7 @@ TEST(CommandLine, BootErrorsNameTheOption) {
         return std::string("accepted");
     };
     EXPECT_EQ(message({"--boot", "grub", "k"}),
-              "unknown --boot 'grub' (expected auto, none, pvh, multiboot or multiboot2)");
+              "unknown --boot 'grub' (expected auto, none, pvh, multiboot, multiboot1 or multiboot2)");
     EXPECT_EQ(message({"--platform", "q35", "k"}), "unknown --platform 'q35' (expected auto, pc or minimal)");
     EXPECT_EQ(message({"--module", ",args", "k"}), "--module ',args' needs a file name before the comma");
     EXPECT_EQ(message({"--initrd", "", "k"}), "--initrd needs a file name");
