@@ -264,6 +264,9 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
         how.diag = diag_;
         return step_watching_mode(*w, how, step);
     }
+    if (step) {
+        if (auto ev = step_sti()) return *ev;
+    }
     apply_guest_debug(step);
     // The PC platform halts inside KVM: poll for HLT patches (1 ms while there are
     // any, else 50 ms for a guest that halts for good with interrupts off).
@@ -405,6 +408,37 @@ std::optional<StopEvent> VcpuRunner::halt_stop(bool in_kernel) {
 }
 
 // The halt poll's kick (halt_poll.hpp): a vCPU halted inside KVM may sit on a patch.
+// A single-step of STI executed by the CPU reports one instruction late: STI's
+// interrupt shadow also holds back the single-step trap (seen on KVM on SVM: the
+// step ran STI and the instruction after it). So a step of an STI that sets IF is
+// done here, as the CPU would: IF set, past the one-byte instruction, and the STI
+// shadow in KVM's interrupt state, so no interrupt arrives before the next
+// instruction. MOV SS and POP SS have the same shadow and are still stepped by KVM.
+std::optional<StopEvent> VcpuRunner::step_sti() {
+    constexpr std::uint8_t kSti = 0xfb;
+    constexpr std::uint64_t kRflagsIf = 1u << 9, kRflagsVm = 1u << 17, kIoplShift = 12;
+    const kvm_sregs sregs = vcpu_.get_sregs();
+    kvm_regs regs = vcpu_.get_regs();
+    if (regs.rflags & (kRflagsIf | kRflagsVm)) return std::nullopt;  // no shadow, or virtual-8086 rules
+    const bool protected_mode = sregs.cr0 & 1u;
+    const unsigned cpl = protected_mode ? sregs.cs.dpl : 0;
+    if (cpl > ((regs.rflags >> kIoplShift) & 3)) return std::nullopt;  // STI faults (#GP): let the CPU say so
+    {
+        std::lock_guard bps_lock(bps_.run_mutex());
+        const std::optional<std::uint8_t> byte = bps_.ram_byte_at_linear(paging_of(sregs), debug::linear_pc(regs, sregs));
+        if (byte != kSti) return std::nullopt;  // another instruction, or a breakpoint's patch there
+    }
+    regs.rflags |= kRflagsIf;
+    const bool ip16 = !sregs.cs.db && !sregs.cs.l;  // real mode, or a 16-bit code segment
+    regs.rip = ip16 ? (regs.rip + 1) & 0xffff : regs.rip + 1;
+    vcpu_.set_regs(regs);
+    kvm_vcpu_events events = vcpu_.get_vcpu_events();
+    events.flags = KVM_VCPUEVENT_VALID_SHADOW;
+    events.interrupt.shadow = KVM_X86_SHADOW_INT_STI;
+    vcpu_.set_vcpu_events(events);
+    return signal_stop(kSigTrap);
+}
+
 std::optional<StopEvent> VcpuRunner::poll_halted() {
     std::lock_guard bps_lock(bps_.run_mutex());
     if (vcpu_.get_mp_state() != KVM_MP_STATE_HALTED) return std::nullopt;

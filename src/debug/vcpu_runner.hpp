@@ -116,6 +116,8 @@ private:
     VcpuExit run_guest(bool finish_only);
     void apply_guest_debug(bool step);  // KVM_SET_GUEST_DEBUG, remembering `step`
     std::uint64_t linear_pc() const;
+    // A single-step of an STI, done without running the vCPU (see the .cpp).
+    std::optional<stub::StopEvent> step_sti();
 
     Machine& machine_;
     Vcpu& vcpu_;
