@@ -1,0 +1,26 @@
+# guests/timer-irq.S on the pc platform, what tests/gdb/timer_irq_check.py (the
+# stepping test) leaves out:
+# 1. Ctrl-C (run_gdb_test.py sends it once the guest printed "timer-irq: ready")
+#    stops the vCPU that waits in HLT with interrupts on, inside KVM (the in-kernel
+#    LAPIC keeps a halted vCPU there).
+# 2. The timers go on: a breakpoint in the PIT's handler is hit, and `monitor info
+#    irq` shows IRQ 0 in service at the master PIC (the handler's EOI is still to come)
+#    and the LAPIC timer's vector programmed.
+connect()
+run("continue")
+idle = value("&idle")
+expect(pc() in (idle, value("&idle_after_hlt")), "Ctrl-C stopped the vCPU in its HLT loop (pc %#x)" % pc())
+expect(value("$eflags") & 0x200 != 0, "it waited with interrupts on")
+before = value("*(int *)&pit_ticks")
+
+run("break pit_handler")
+run("continue")
+expect(pc() == value("&pit_handler"), "stopped at the PIT's interrupt handler")
+expect(value("$eflags") & 0x200 == 0, "the interrupt gate cleared IF")
+expect(value("*(int *)&pit_ticks") >= before, "pit_ticks kept counting")
+irq = run("monitor info irq")
+expect_match(r"8259 master: vectors 0x20-0x27.*in service \(ISR\) 0\b", irq,
+             "monitor info irq: IRQ 0 in service at the master PIC")
+expect_match(r"(?i)timer.*0x40", irq, "monitor info irq: the LAPIC timer at vector 0x40")
+run("delete")
+run("kill")
