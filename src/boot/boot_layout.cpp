@@ -25,6 +25,9 @@ BootArena::BootArena(std::uint64_t ram, std::vector<PhysRange> occupied) : ram_(
 std::uint64_t BootArena::first_fit(std::uint64_t from, std::uint64_t to, std::uint64_t size, std::uint64_t align,
                                    std::string_view what) {
     if (align == 0) align = 1;
+    // An empty module still takes a byte: two of them must not share an address
+    // (found by tests/fuzz/boot_fuzz.cpp with PVH and an empty --initrd).
+    size = std::max<std::uint64_t>(size, 1);
     std::uint64_t at = (from + align - 1) / align * align;
     // Each pass moves `at` past one range it collides with; ranges are few.
     for (bool moved = true; moved;) {

@@ -85,8 +85,8 @@ BasicMemory basic_memory(std::uint64_t ram) {
 std::vector<PlacedModule> place_modules(GuestMemory& mem, BootArena& arena, const std::vector<BootModule>& modules) {
     std::vector<PlacedModule> placed;
     for (const BootModule& m : modules) {
-        // An empty module still gets a page of its own: mod_start stays distinct.
-        const std::uint64_t at = arena.allocate_high(std::max<std::uint64_t>(m.bytes.size(), 1), kPageSize, m.path);
+        // An empty module still gets an address of its own (BootArena allocates a byte).
+        const std::uint64_t at = arena.allocate_high(m.bytes.size(), kPageSize, m.path);
         if (!m.bytes.empty()) mem.write(at, m.bytes);
         placed.push_back({at, at + m.bytes.size(), &m});
     }
