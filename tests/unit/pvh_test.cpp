@@ -15,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "boot/boot_protocol.hpp"
+#include "boot_test_images.hpp"
 
 namespace kvmgdb::boot {
 namespace {
@@ -24,34 +25,11 @@ const std::string kName = "vmlinux";
 constexpr std::uint64_t kLoadOffset = 0x1000;  // the PT_LOAD's bytes in the file
 constexpr std::uint64_t kLoadSize = 0x2000;
 
-using Bytes = std::vector<std::uint8_t>;
+using namespace test_images;
 
-void append_le(Bytes& v, std::uint64_t x, unsigned n) {
-    for (unsigned i = 0; i < n; ++i) v.push_back(static_cast<std::uint8_t>(x >> (8 * i)));
-}
-
-// One ELF note (name padded to 4, desc padded to 4).
-Bytes note(const std::string& name, std::uint32_t type, const Bytes& desc) {
-    Bytes n;
-    append_le(n, name.size() + 1, 4);
-    append_le(n, desc.size(), 4);
-    append_le(n, type, 4);
-    n.insert(n.end(), name.begin(), name.end());
-    n.push_back(0);
-    while (n.size() % 4) n.push_back(0);
-    n.insert(n.end(), desc.begin(), desc.end());
-    while (n.size() % 4) n.push_back(0);
-    return n;
-}
-
-Bytes le_bytes(std::uint64_t v, unsigned n) {
-    Bytes b;
-    append_le(b, v, n);
-    return b;
-}
-
-// An ELF with a PT_LOAD of kLoadSize bytes at paddr 0x100000 (linked at `vaddr`)
-// and, when `notes` is not empty, a PT_NOTE holding them after the load's bytes.
+// An ELF with a PT_LOAD of kLoadSize bytes at file offset kLoadOffset, paddr
+// 0x100000 (linked at `vaddr`) and, when `notes` is not empty, a PT_NOTE holding
+// them after the load's bytes.
 struct PvhElf {
     bool is64 = true;
     std::uint64_t vaddr = 0x100000;
@@ -59,67 +37,28 @@ struct PvhElf {
     Bytes notes;
 };
 
-Bytes make_elf(const PvhElf& s) {
-    Bytes f(kLoadOffset, 0);
-    for (std::uint64_t i = 0; i < kLoadSize; ++i) f.push_back(static_cast<std::uint8_t>(0x90 + i % 5));
-    const std::uint64_t note_offset = f.size();
-    f.insert(f.end(), s.notes.begin(), s.notes.end());
-    const std::uint16_t phnum = s.notes.empty() ? 1 : 2;
-    if (s.is64) {
-        Elf64_Ehdr eh{};
-        std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-        eh.e_ident[EI_CLASS] = ELFCLASS64;
-        eh.e_ident[EI_DATA] = ELFDATA2LSB;
-        eh.e_ident[EI_VERSION] = EV_CURRENT;
-        eh.e_type = ET_EXEC;
-        eh.e_machine = EM_X86_64;
-        eh.e_version = EV_CURRENT;
-        eh.e_entry = s.entry;
-        eh.e_phoff = sizeof eh;
-        eh.e_ehsize = sizeof eh;
-        eh.e_phentsize = sizeof(Elf64_Phdr);
-        eh.e_phnum = phnum;
-        Elf64_Phdr ph[2]{};
-        ph[0].p_type = PT_LOAD;
-        ph[0].p_flags = PF_R | PF_X;
-        ph[0].p_offset = kLoadOffset;
-        ph[0].p_vaddr = s.vaddr;
-        ph[0].p_paddr = 0x100000;
-        ph[0].p_filesz = ph[0].p_memsz = kLoadSize;
-        ph[1].p_type = PT_NOTE;
-        ph[1].p_offset = note_offset;
-        ph[1].p_filesz = s.notes.size();
-        std::memcpy(f.data(), &eh, sizeof eh);
-        std::memcpy(f.data() + sizeof eh, ph, phnum * sizeof ph[0]);
-    } else {
-        Elf32_Ehdr eh{};
-        std::memcpy(eh.e_ident, ELFMAG, SELFMAG);
-        eh.e_ident[EI_CLASS] = ELFCLASS32;
-        eh.e_ident[EI_DATA] = ELFDATA2LSB;
-        eh.e_ident[EI_VERSION] = EV_CURRENT;
-        eh.e_type = ET_EXEC;
-        eh.e_machine = EM_386;
-        eh.e_version = EV_CURRENT;
-        eh.e_entry = static_cast<Elf32_Addr>(s.entry);
-        eh.e_phoff = sizeof eh;
-        eh.e_ehsize = sizeof eh;
-        eh.e_phentsize = sizeof(Elf32_Phdr);
-        eh.e_phnum = phnum;
-        Elf32_Phdr ph[2]{};
-        ph[0].p_type = PT_LOAD;
-        ph[0].p_flags = PF_R | PF_X;
-        ph[0].p_offset = kLoadOffset;
-        ph[0].p_vaddr = static_cast<Elf32_Addr>(s.vaddr);
-        ph[0].p_paddr = 0x100000;
-        ph[0].p_filesz = ph[0].p_memsz = kLoadSize;
-        ph[1].p_type = PT_NOTE;
-        ph[1].p_offset = static_cast<Elf32_Off>(note_offset);
-        ph[1].p_filesz = static_cast<Elf32_Word>(s.notes.size());
-        std::memcpy(f.data(), &eh, sizeof eh);
-        std::memcpy(f.data() + sizeof eh, ph, phnum * sizeof ph[0]);
-    }
-    return f;
+Bytes make_elf(const PvhElf& p) {
+    ElfSpec s;
+    s.is64 = p.is64;
+    s.vaddr = p.vaddr;
+    s.entry = p.entry;
+    s.size = kLoadOffset + kLoadSize;
+    s.load_offset = kLoadOffset;
+    s.load_size = kLoadSize;
+    Bytes code(kLoadSize);
+    for (std::uint64_t i = 0; i < kLoadSize; ++i) code[i] = static_cast<std::uint8_t>(0x90 + i % 5);
+    s.placed = {{kLoadOffset, code}};
+    s.notes = p.notes;
+    s.note_offset = kLoadOffset + kLoadSize;
+    return build_elf(s);
 }
+
+Bytes le_bytes(std::uint64_t v, unsigned n) {
+    Bytes b;
+    for (unsigned i = 0; i < n; ++i) b.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+    return b;
+}
+Bytes note(const std::string& name, std::uint32_t type, const Bytes& desc) { return elf_note(name, type, desc); }
 
 Bytes pvh_note(std::uint64_t entry, unsigned size = 4) { return note("Xen", kXenElfnotePhys32Entry, le_bytes(entry, size)); }
 
