@@ -332,8 +332,11 @@ RunOutcome Machine::run_all_to_end() {
                         if (std::holds_alternative<exit::Interrupted>(e)) {
                             vcpus_[i]->run_state().immediate_exit = 0;
                             if (platform_ != Platform::Pc || stop) continue;
+                            // Round 0 is before the first kick: an exit then (an AP's
+                            // KVM_RUN returns when INIT arrives) must not count, or every
+                            // vCPU's "never" (0) would look like this round.
                             const std::uint64_t r = round.load();
-                            if (!idle_for_good(i)) continue;
+                            if (r == 0 || !idle_for_good(i)) continue;
                             idle_round[i] = r;
                             bool all = true;
                             for (auto& seen : idle_round) all = all && seen.load() == r;

@@ -49,5 +49,13 @@ expect "multiboot2-check: every field of the Multiboot 2 information" 0 \
   "$guests/multiboot2-check.elf"
 check "multiboot2-check: no check failed" bash -c "! grep -q '^FAIL' '$tmp/out'"
 
+# Several vCPUs start as on hardware: only the BSP at the entry; vCPU 1 when the BSP
+# sends it INIT-SIPI-SIPI through its LAPIC. Without the second vCPU nothing answers.
+expect "smp-sipi --cpus 2: vCPU 1 starts in real mode at the SIPI's vector" 0 \
+  '^smp-sipi: vCPU 1 started at 0800:0000 after INIT-SIPI-SIPI$' '' -- \
+  timeout 60 "$kvmgdb" --cpus 2 "$guests/smp-sipi.elf"
+expect "smp-sipi --cpus 1: no vCPU 1 to start" 1 '^smp-sipi: vCPU 1 never ran$' '' -- \
+  timeout 60 "$kvmgdb" "$guests/smp-sipi.elf"
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
