@@ -3,11 +3,11 @@
 # 1. Ctrl-C (run_gdb_test.py sends it once the guest printed "timer-irq: ready")
 #    stops the vCPU that waits in HLT with interrupts on, inside KVM (the in-kernel
 #    LAPIC keeps a halted vCPU there).
-# 3. (after 2) A watchpoint on pit_ticks fires in the PIT's handler, on the instruction after
-#    the increment, with the count one higher.
 # 2. The timers go on: a breakpoint in the PIT's handler is hit, and `monitor info
 #    irq` shows IRQ 0 in service at the master PIC (the handler's EOI is still to come)
 #    and the LAPIC timer's vector programmed.
+# 3. A watchpoint on pit_ticks fires in the PIT's handler, on the instruction after
+#    the increment, with the count one higher.
 connect()
 run("continue")
 idle = value("&idle")
