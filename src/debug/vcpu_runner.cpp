@@ -394,8 +394,7 @@ std::optional<StopEvent> VcpuRunner::halt_stop(bool in_kernel) {
         ev.signal = kSigTrap;
         return ev;
     }
-    constexpr std::uint64_t kRflagsIf = 1u << 9;
-    if (in_kernel && (regs.rflags & kRflagsIf)) return std::nullopt;  // the next interrupt wakes it
+    if (in_kernel && (regs.rflags & bits::RFLAGS_IF)) return std::nullopt;  // the next interrupt wakes it
     finished_ = true;
     halted_ = true;
     StopEvent ev;
@@ -416,19 +415,18 @@ std::optional<StopEvent> VcpuRunner::halt_stop(bool in_kernel) {
 // instruction. MOV SS and POP SS have the same shadow and are still stepped by KVM.
 std::optional<StopEvent> VcpuRunner::step_sti() {
     constexpr std::uint8_t kSti = 0xfb;
-    constexpr std::uint64_t kRflagsIf = 1u << 9, kRflagsVm = 1u << 17, kIoplShift = 12;
     const kvm_sregs sregs = vcpu_.get_sregs();
     kvm_regs regs = vcpu_.get_regs();
-    if (regs.rflags & (kRflagsIf | kRflagsVm)) return std::nullopt;  // no shadow, or virtual-8086 rules
-    const bool protected_mode = sregs.cr0 & 1u;
+    if (regs.rflags & (bits::RFLAGS_IF | bits::RFLAGS_VM)) return std::nullopt;  // no shadow, or virtual-8086 rules
+    const bool protected_mode = sregs.cr0 & bits::CR0_PE;
     const unsigned cpl = protected_mode ? sregs.cs.dpl : 0;
-    if (cpl > ((regs.rflags >> kIoplShift) & 3)) return std::nullopt;  // STI faults (#GP): let the CPU say so
+    if (cpl > ((regs.rflags >> bits::RFLAGS_IOPL_SHIFT) & 3)) return std::nullopt;  // STI faults (#GP): let the CPU say so
     {
         std::lock_guard bps_lock(bps_.run_mutex());
         const std::optional<std::uint8_t> byte = bps_.ram_byte_at_linear(paging_of(sregs), debug::linear_pc(regs, sregs));
         if (byte != kSti) return std::nullopt;  // another instruction, or a breakpoint's patch there
     }
-    regs.rflags |= kRflagsIf;
+    regs.rflags |= bits::RFLAGS_IF;
     const bool ip16 = !sregs.cs.db && !sregs.cs.l;  // real mode, or a 16-bit code segment
     regs.rip = ip16 ? (regs.rip + 1) & 0xffff : regs.rip + 1;
     vcpu_.set_regs(regs);

@@ -241,8 +241,7 @@ bool Machine::idle_for_good(unsigned index) {
     Vcpu& v = *vcpus_.at(index);
     const std::uint32_t state = v.get_mp_state();
     if (state == KVM_MP_STATE_UNINITIALIZED || state == KVM_MP_STATE_INIT_RECEIVED) return true;
-    constexpr std::uint64_t kRflagsIf = 1u << 9;
-    return state == KVM_MP_STATE_HALTED && (v.get_regs().rflags & kRflagsIf) == 0;
+    return state == KVM_MP_STATE_HALTED && (v.get_regs().rflags & bits::RFLAGS_IF) == 0;
 }
 
 RunOutcome Machine::crash(RunOutcome::Kind kind, const std::string& what, unsigned vcpu) {
