@@ -10,6 +10,10 @@ include(GNUInstallDirs)
 # and wrapper to keep in step.
 install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/with-kvm
         DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME kvmgdb-with-kvm)
+# Symbols for a stripped Linux vmlinux from its own kallsyms (docs/kernels.md), as
+# kvmgdb-kallsyms for the same reason; a single Python file.
+install(PROGRAMS ${PROJECT_SOURCE_DIR}/scripts/kallsyms
+        DESTINATION ${CMAKE_INSTALL_BINDIR} RENAME kvmgdb-kallsyms)
 
 # README.md at share/doc/kvmgdb/ and the manual under it in docs/: the texts name
 # each other as docs/NAME.md, which stays true there.
@@ -29,7 +33,8 @@ set(CPACK_PACKAGE_DESCRIPTION "kvmgdb loads a bare-metal guest ELF, starts the C
 the GDB Remote Serial Protocol: breakpoints, hardware watchpoints, single-step,
 control registers and memory through the guest's page tables.
 kvmgdb-with-kvm runs a command where /dev/kvm is missing, in a QEMU VM with
-nested KVM.")
+nested KVM; kvmgdb-kallsyms gives gdb the symbols of a stripped Linux
+vmlinux from its own kallsyms table.")
 # kvmgdb_<version>_<arch>.deb
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION devel)
@@ -37,9 +42,9 @@ set(CPACK_DEBIAN_PACKAGE_SECTION devel)
 # with the versions it needs, by dpkg-shlibdeps (dpkg-dev, part of build-essential).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 # kvmgdb itself runs with a working /dev/kvm alone; kvmgdb-with-kvm boots its VM with
-# these (docs/with-kvm.md), and the gdb extension is for gdb.
+# these (docs/with-kvm.md), and the gdb extension and kvmgdb-kallsyms (Python) are for gdb.
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "qemu-system-x86, busybox-static, xz-utils")
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "gdb")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "gdb, python3")
 set(CPACK_STRIP_FILES ON)
 set(CPACK_GENERATOR DEB)
 include(CPack)

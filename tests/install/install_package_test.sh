@@ -35,6 +35,7 @@ trap 'rm -rf "$tmp"' EXIT
 expected_files() {
     echo "bin/kvmgdb -"
     echo "bin/kvmgdb-with-kvm scripts/with-kvm"
+    echo "bin/kvmgdb-kallsyms scripts/kallsyms"
     echo "share/kvmgdb/kvmgdb.py scripts/gdb/kvmgdb.py"
     echo "share/doc/kvmgdb/README.md README.md"
     local d

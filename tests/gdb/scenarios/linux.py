@@ -1,14 +1,20 @@
 # Debian's Linux kernel debugged as docs/kernels.md shows: connect at the PVH entry,
-# a hardware breakpoint on startup_64 by its physical address, one on _printk by its
-# virtual address (taken when start_kernel prints the banner), linux_banner read
-# through the kernel's own page tables, then on to the reboot (reboot=k: a reset).
+# a hardware breakpoint on startup_64 by its physical address, then on start_kernel
+# by name (virtual), linux_banner read by name through the kernel's own page tables,
+# a breakpoint on _printk where start_kernel prints the banner, on to the reboot
+# (reboot=k: a reset).
 #
 # Debian's linux-image ships a placeholder System.map (the real one comes with the
-# 850 MB -dbg package), so the addresses come from the vmlinux itself: the PVH entry
+# 850 MB -dbg package), so the names come from the kernel's own kallsyms table:
+# scripts/kallsyms writes them as an ELF symbol file for add-symbol-file. Each address
+# gdb then uses is checked against what the vmlinux says by itself: the PVH entry
 # from its Xen ELF note, startup_64 from its first loadable segment (head_64.S opens
 # .head.text), _printk from the kernel's export table (__ksymtab), linux_banner by
 # its text in .rodata.
+import os
 import struct
+import subprocess
+import tempfile
 
 ELF = open(GUEST, "rb").read()
 
@@ -63,8 +69,8 @@ def exported(symbol):
     fail(symbol + " is not in __ksymtab")
 
 
-def register(name):
-    return value(name) & 0xFFFFFFFFFFFFFFFF  # gdb's int64_t for $rsi and friends
+def register(expression):
+    return value(expression) & 0xFFFFFFFFFFFFFFFF  # gdb's int64_t for $rsi and friends
 
 
 SECTIONS = sections()
@@ -81,6 +87,19 @@ while (at := ELF.find(b"Linux version ", at, rodata_off + rodata_size)) >= 0:
     at += 1
 init_addr, _, init_size = SECTIONS[".init.text"]
 
+KALLSYMS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "scripts", "kallsyms")
+SYMBOLS = {}
+for line in subprocess.check_output([KALLSYMS, GUEST], text=True).splitlines():
+    address, _kind, name = line.split()
+    SYMBOLS.setdefault(name, int(address, 16))
+expect(SYMBOLS["startup_64"] == SECTIONS[".text"][0], "kallsyms: startup_64 is where .text starts")
+expect(SYMBOLS["_printk"] == PRINTK, "kallsyms: _printk is where __ksymtab says (%#x)" % PRINTK)
+expect(SYMBOLS["linux_banner"] in BANNERS, "kallsyms: linux_banner is a 'Linux version' string in .rodata")
+START_KERNEL = SYMBOLS["start_kernel"]
+expect(init_addr <= START_KERNEL < init_addr + init_size, "kallsyms: start_kernel is in .init.text")
+symbol_file = os.path.join(tempfile.mkdtemp(prefix="kvmgdb-linux."), "vmlinux.kallsyms")
+subprocess.check_call([KALLSYMS, GUEST, "--elf", symbol_file])
+
 connect()
 expect(pc() == pvh_entry(), "stopped at the PVH entry %#x" % pvh_entry())
 # hvm_start_info's magic at EBX (the PVH ABI's entry state)
@@ -91,15 +110,21 @@ expect(pc() == STARTUP_64, "stopped at startup_64, physical %#x" % STARTUP_64)
 expect_match(r"i386:x86-64", run("show architecture"), "gdb sees 64-bit code")
 expect(value("$cr0") & 0x80000001 == 0x80000001, "paging is on (the PVH code's identity map)")
 run("delete")
-run("hbreak *%#x" % PRINTK)
+run("add-symbol-file " + symbol_file)
+run("hbreak start_kernel")
+run("continue")
+expect(pc() == START_KERNEL, "stopped at start_kernel, virtual %#x" % START_KERNEL)
+expect_match(r"^start_kernel in section \.init\.text", run("info symbol $pc"), "gdb names the stop start_kernel")
+banner = BANNERS[SYMBOLS["linux_banner"]]
+read = bytes(gdb.selected_inferior().read_memory(register("&linux_banner"), len(banner)))
+expect(read == banner, "linux_banner read by name through the kernel's page tables is the vmlinux's bytes")
+expect_match(r'"Linux version 6\.', run("x/s &linux_banner"), "x/s shows the banner")
+run("delete")
+run("hbreak _printk")
 run("continue")
 expect(pc() == PRINTK, "stopped at _printk, virtual %#x" % PRINTK)
-ret = value("*(unsigned long *)$rsp")
-expect(init_addr <= ret < init_addr + init_size, "called from __init code (start_kernel): %#x" % ret)
-expect(register("$rsi") in BANNERS, "start_kernel passes linux_banner (%#x) to printk" % register("$rsi"))
-banner = BANNERS[register("$rsi")]
-read = bytes(gdb.selected_inferior().read_memory(register("$rsi"), len(banner)))
-expect(read == banner, "linux_banner read through the kernel's page tables is the vmlinux's bytes")
-expect_match(r'"Linux version 6\.', run("x/s $rsi"), "x/s shows the banner")
+expect_match(r"^start_kernel \+ \d+ in section \.init\.text", run("info symbol *(unsigned long *)$rsp"),
+             "called from start_kernel")
+expect(register("$rsi") == SYMBOLS["linux_banner"], "start_kernel passes linux_banner (%#x) to printk" % register("$rsi"))
 run("delete")
 run("continue")
