@@ -140,7 +140,8 @@ CliOptions parse_command_line(const std::vector<std::string>& args) {
          "(- for stderr)")
         ("breakpoints", po::value<std::string>()->value_name("HOW")->default_value("auto"),
          "with --listen or --gdb-batch: auto (what this host's KVM traps), int3 (int3 for break, "
-         "debug registers for hbreak) or hlt (a 1-byte HLT patch for both)")
+         "debug registers for hbreak) or hlt (the patch for both: HLT, or on the pc platform "
+         "`out 0xe5, al` over instructions of two bytes or more)")
         ("gdb-arch", po::value<std::string>()->value_name("ARCH")->default_value("auto"),
          "with --listen or --gdb-batch: the register layout gdb gets from its first packet: "
          "auto (x86-64 for an ELF64, else the CPU mode's), i386 or x86-64 "

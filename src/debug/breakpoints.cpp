@@ -6,6 +6,7 @@
 
 #include "kvm/kvm_error.hpp"
 #include "util/hex.hpp"
+#include "x86/instruction_bytes.hpp"
 
 namespace kvmgdb::debug {
 
@@ -53,20 +54,14 @@ TargetStatus BreakpointManager::insert(BreakpointKind kind, std::uint64_t addr, 
         if (it == patches_.end()) {
             auto t = space_.to_phys(ctx.paging, addr);
             if (!t) return TargetStatus::error(EFAULT, "address " + hex(addr) + " is not mapped");
-            Patch p;
-            p.phys = t->first;
-            p.byte = mech_.software == BreakMechanism::Int3 ? kInt3 : kHlt;
-            // Another linear address (an alias of this physical byte) may hold a patch
-            // here already: the guest's byte is the one it saved, not our patch.
-            const Patch* alias = patch_at_phys(p.phys);
-            p.original = alias ? alias->original : mem_.read8(p.phys);
-            mem_.write8(p.phys, p.byte);
+            const Patch p = plan_patch(t->first, ctx);
+            take_bytes(p);
             it = patches_.emplace(addr, p).first;
             try {
                 sync_memslots();
             } catch (const KvmError& e) {
                 patches_.erase(it);
-                if (!patch_at_phys(p.phys)) mem_.write8(p.phys, p.original);
+                drop_bytes(p);
                 return TargetStatus::error(ENOSPC, std::string("cannot protect the breakpoint's page: ") + e.what());
             }
         }
@@ -126,9 +121,11 @@ TargetStatus BreakpointManager::remove(BreakpointKind kind, std::uint64_t addr, 
         if (!it->second.software && !it->second.hardware) {
             const Patch gone = it->second;
             patches_.erase(it);
-            // The guest's byte comes back once no alias still patches it.
-            if (!patch_at_phys(gone.phys)) mem_.write8(gone.phys, gone.original);
-            if (protection_ == Protection::Full) spare_patch_pages_.insert(gone.phys & ~(kPageSize - 1));
+            drop_bytes(gone);  // the guest's bytes come back once no alias still patches them
+            if (gone.len == 2 && !patched_.count(gone.phys)) removed_out_patches_.insert(gone.phys);
+            if (gone.len == 2) replan_empty_patches(gone.phys + 1);
+            if (protection_ == Protection::Full && gone.len)
+                spare_patch_pages_.insert(gone.phys & ~(kPageSize - 1));
             sync_memslots();
         }
         return TargetStatus::ok();
@@ -150,8 +147,10 @@ TargetStatus BreakpointManager::remove(BreakpointKind kind, std::uint64_t addr, 
 }
 
 void BreakpointManager::remove_all() {
-    for (auto& [addr, p] : patches_) mem_.write8(p.phys, p.original);
+    for (const auto& [phys, b] : patched_) mem_.write8(phys, b.original);
+    patched_.clear();
     patches_.clear();
+    removed_out_patches_.clear();
     drs_.clear();
     page_watches_.clear();
     spare_patch_pages_.clear();
@@ -170,8 +169,8 @@ std::size_t BreakpointManager::read_memory(const PagingState& paging, std::uint6
         auto part = out.subspan(at, n);
         mem_.read(phys, part);
         // Hide our own patch bytes: show what the guest had there.
-        for (const auto& [la, p] : patches_)
-            if (overlaps(p.phys, 1, phys, n)) part[p.phys - phys] = p.original;
+        for (auto b = patched_.lower_bound(phys); b != patched_.end() && b->first < phys + n; ++b)
+            part[b->first - phys] = b->second.original;
     });
 }
 
@@ -180,13 +179,8 @@ std::size_t BreakpointManager::write_memory(const PagingState& paging, std::uint
     return space_.for_each_phys_run(paging, addr, in.size(), [&](std::uint64_t phys, std::uint64_t at, std::uint64_t n) {
         auto part = in.subspan(at, n);
         mem_.write(phys, part);
-        // A write over a patched byte updates the saved original; the patch stays.
-        for (auto& [la, p] : patches_) {
-            if (overlaps(p.phys, 1, phys, n)) {
-                p.original = part[p.phys - phys];
-                mem_.write8(p.phys, p.byte);
-            }
-        }
+        keep_patches_over(phys, part);
+        refit_patches();
     });
 }
 
@@ -197,8 +191,113 @@ const Patch* BreakpointManager::patch_at(std::uint64_t addr) const {
 
 const Patch* BreakpointManager::patch_at_phys(std::uint64_t phys) const {
     for (const auto& [addr, p] : patches_)
-        if (p.phys == phys) return &p;
+        if (p.len && p.phys == phys) return &p;
     return nullptr;
+}
+
+std::optional<std::uint8_t> BreakpointManager::original_byte(std::uint64_t phys) const {
+    auto b = patched_.find(phys);
+    if (b == patched_.end()) return std::nullopt;
+    return b->second.original;
+}
+
+std::size_t BreakpointManager::hlt_patch_count() const {
+    return static_cast<std::size_t>(
+        std::count_if(patches_.begin(), patches_.end(), [](const auto& p) { return p.second.byte == kHlt; }));
+}
+
+// What a new breakpoint at guest-physical `phys` patches. Where another patch holds
+// the byte already (an alias, or this one's other kind), the same bytes; where int3
+// traps, 0xCC; on the pc platform the OUT patch when the instruction is two bytes or
+// longer and its second byte is on the same page and unpatched; else HLT.
+Patch BreakpointManager::plan_patch(std::uint64_t phys, const InsertContext& ctx) const {
+    Patch p;
+    p.phys = phys;
+    p.code64 = ctx.code64;
+    if (auto held = patched_.find(phys); held != patched_.end()) {
+        p.byte = held->second.value;
+        if (p.byte == kBreakPort) {
+            // The second byte of an OUT patch: inside the instruction of the breakpoint
+            // just before, where no correct run arrives. It takes nothing.
+            p.byte = 0;
+            p.len = 0;
+        } else {
+            p.len = p.byte == kOutImm8 ? 2 : 1;
+        }
+        return p;
+    }
+    if (mech_.software == BreakMechanism::Int3) {
+        p.byte = kInt3;
+        return p;
+    }
+    const bool room = (phys & (kPageSize - 1)) != kPageSize - 1 && mem_.contains(phys + 1, 1) &&
+                      !patched_.count(phys + 1);
+    if (mech_.io_patch && room && spans_two_bytes(mem_.read8(phys), ctx.code64)) {
+        p.byte = kOutImm8;
+        p.len = 2;
+        return p;
+    }
+    p.byte = kHlt;
+    return p;
+}
+
+void BreakpointManager::take_bytes(const Patch& p) {
+    for (std::uint8_t i = 0; i < p.len; ++i) {
+        const std::uint8_t value = i == 0 ? p.byte : kBreakPort;
+        auto [b, fresh] = patched_.try_emplace(p.phys + i, PatchedByte{mem_.read8(p.phys + i), value, 0});
+        ++b->second.refs;
+        mem_.write8(p.phys + i, value);
+    }
+}
+
+void BreakpointManager::drop_bytes(const Patch& p) {
+    for (std::uint8_t i = 0; i < p.len; ++i) {
+        auto b = patched_.find(p.phys + i);
+        if (b == patched_.end() || --b->second.refs) continue;
+        mem_.write8(b->first, b->second.original);
+        patched_.erase(b);
+    }
+}
+
+void BreakpointManager::refit_patches() {
+    for (auto& [addr, p] : patches_) {
+        if (p.byte != kOutImm8 || spans_two_bytes(patched_.at(p.phys).original, p.code64)) continue;
+        const std::uint64_t phys = p.phys;
+        std::vector<Patch*> sharing;  // every patch of this byte, this one included
+        for (auto& [a, q] : patches_)
+            if (q.len && q.phys == phys) sharing.push_back(&q);
+        for (Patch* q : sharing) drop_bytes(*q);
+        for (Patch* q : sharing) {
+            q->byte = kHlt;
+            q->len = 1;
+            take_bytes(*q);
+        }
+        replan_empty_patches(phys + 1);
+    }
+}
+
+void BreakpointManager::replan_empty_patches(std::uint64_t phys) {
+    for (auto& [addr, p] : patches_) {
+        if (p.len || p.phys != phys) continue;
+        InsertContext ctx;
+        ctx.code64 = p.code64;
+        const Patch planned = plan_patch(phys, ctx);
+        p.byte = planned.byte;
+        p.len = planned.len;
+        take_bytes(p);
+    }
+}
+
+bool BreakpointManager::out_patch_removed_at(const PagingState& paging, std::uint64_t linear) const {
+    WalkResult w = walk(mem_, paging, linear);
+    return w.ok() && removed_out_patches_.count(w.phys);
+}
+
+void BreakpointManager::keep_patches_over(std::uint64_t phys, std::span<const std::uint8_t> data) {
+    for (auto b = patched_.lower_bound(phys); b != patched_.end() && b->first < phys + data.size(); ++b) {
+        b->second.original = data[b->first - phys];
+        mem_.write8(b->first, b->second.value);
+    }
 }
 
 GuestDebugRequest BreakpointManager::guest_debug(bool step) const {
@@ -224,7 +323,7 @@ std::optional<std::uint8_t> BreakpointManager::ram_byte_at_linear(const PagingSt
 }
 
 const Patch* BreakpointManager::patch_hit(const PagingState& paging, std::uint64_t linear) const {
-    if (const Patch* p = patch_at(linear)) return p;
+    if (const Patch* p = patch_at(linear); p && p->len) return p;
     WalkResult w = walk(mem_, paging, linear);
     return w.ok() ? patch_at_phys(w.phys) : nullptr;
 }
@@ -237,14 +336,12 @@ std::optional<WatchHit> BreakpointManager::protected_access(const exit::Mmio& m)
     std::uint64_t len = std::min<std::uint64_t>(m.len, m.data.size());
     if (!mem_.contains(m.addr, len)) return std::nullopt;
     if (m.is_write) {
-        mem_.write(m.addr, std::span<const std::uint8_t>(m.data.data(), len));
+        const std::span<const std::uint8_t> written(m.data.data(), len);
+        mem_.write(m.addr, written);
         // The guest wrote over a patched breakpoint byte: that is the byte to restore
         // later, and the patch stays in place.
-        for (auto& [addr, p] : patches_) {
-            if (!overlaps(m.addr, len, p.phys, 1)) continue;
-            p.original = m.data[p.phys - m.addr];
-            mem_.write8(p.phys, p.byte);
-        }
+        keep_patches_over(m.addr, written);
+        refit_patches();
     } else {
         mem_.read(m.addr, std::span<std::uint8_t>(m.data.data(), len));
     }
@@ -289,13 +386,14 @@ std::optional<WatchHit> BreakpointManager::first_access_watch() const {
 }
 
 void BreakpointManager::repatch() {
-    for (auto& [addr, p] : patches_) {
-        std::uint8_t now = mem_.read8(p.phys);
-        if (now != p.byte) {
-            p.original = now;
-            mem_.write8(p.phys, p.byte);
+    for (auto& [phys, b] : patched_) {
+        const std::uint8_t now = mem_.read8(phys);
+        if (now != b.value) {
+            b.original = now;
+            mem_.write8(phys, b.value);
         }
     }
+    refit_patches();
 }
 
 // An access watchpoint under page protection takes whole pages out of the memslots,
@@ -343,7 +441,7 @@ void BreakpointManager::sync_memslots() {
         }
     }
     if (protection_ == Protection::Full) {
-        for (const auto& [addr, p] : patches_) want.emplace(p.phys & ~(kPageSize - 1), false);
+        for (const auto& [phys, b] : patched_) want.emplace(phys & ~(kPageSize - 1), false);
         for (std::uint64_t page : spare_patch_pages_) want.emplace(page, false);
     }
     if (want == protected_pages_) return;

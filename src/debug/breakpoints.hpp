@@ -1,5 +1,5 @@
-// Breakpoints and watchpoints, shared by every vCPU: the one-byte patches in guest RAM
-// (Z0, and Z1 where DR0-DR3 do not trap), the debug-register slots (Z1/Z2/Z4), the
+// Breakpoints and watchpoints, shared by every vCPU: the patches in guest RAM (Z0,
+// and Z1 where DR0-DR3 do not trap), the debug-register slots (Z1/Z2/Z4), the
 // page-protection watchpoints and the memslot layout that implements them (see
 // kvm_target.hpp, "Mechanisms"). Patches and memslots belong to the VM, so one
 // manager serves all vCPUs; the debug registers are per vCPU in hardware, so the same
@@ -39,6 +39,14 @@ enum class WatchMechanism { Auto, DebugRegisters, PageProtection };
 
 inline constexpr std::uint8_t kInt3 = 0xcc;
 inline constexpr std::uint8_t kHlt = 0xf4;
+// The two-byte patch of the pc platform: OUT imm8, AL to kBreakPort. With the
+// in-kernel LAPIC a HLT stays inside KVM until an interrupt, and an interrupt that
+// comes before the halt poll sees it returns to the byte after the HLT, the middle
+// of the guest's instruction. An OUT to a port no in-kernel device claims always
+// leaves KVM_RUN at once (KVM_EXIT_IO), whatever IF says; the instruction it covers
+// must be two bytes or longer (x86/instruction_bytes.hpp), one-byte ones keep HLT.
+inline constexpr std::uint8_t kOutImm8 = 0xe6;
+inline constexpr std::uint8_t kBreakPort = 0xe5;
 
 // The mechanisms in use (resolved: never Auto) and what the host allows.
 struct Mechanisms {
@@ -47,19 +55,33 @@ struct Mechanisms {
     WatchMechanism watch = WatchMechanism::PageProtection;
     bool readonly_mem = true;  // KVM_CAP_READONLY_MEM: page protection is possible
     bool blockirq = false;     // KVM_GUESTDBG_BLOCKIRQ is supported
+    bool io_patch = false;     // HltPatch uses the OUT patch where it fits (the pc platform)
 };
 
 // Where the memslot layout goes: KVM_SET_USER_MEMORY_REGION of `slot` over guest RAM
 // [phys, phys + size) with `flags`; size 0 deletes the slot. Throws KvmError when refused.
 using MemslotSink = std::function<void(std::uint32_t slot, std::uint32_t flags, std::uint64_t phys, std::uint64_t size)>;
 
-// A one-byte patch (0xCC or 0xF4) in guest RAM; Z0 and the Z1 fallback share it.
+// A breakpoint's patch in guest RAM, at one linear address; Z0 and the Z1 fallback
+// share it. `len` bytes from `phys`: 0xCC or 0xF4 (one), kOutImm8 kBreakPort (two,
+// on one page), or none (a breakpoint inside the instruction another patch covers:
+// no correct run reaches it). The guest's own bytes are kept per byte
+// (PatchedByte), so that patches of aliases and neighbours share them.
 struct Patch {
     std::uint64_t phys = 0;
-    std::uint8_t original = 0;
-    std::uint8_t byte = 0;
+    std::uint8_t byte = 0;  // the first byte: kInt3, kHlt or kOutImm8 (0 when len is 0)
+    std::uint8_t len = 1;
+    bool code64 = false;    // how its first byte was read (InsertContext::code64)
     bool software = false;  // a Z0 is set here
     bool hardware = false;  // a Z1 (fallback) is set here
+};
+
+// One patched byte of guest RAM: what the guest had there, what we put, and how many
+// patches hold it.
+struct PatchedByte {
+    std::uint8_t original = 0;
+    std::uint8_t value = 0;
+    unsigned refs = 0;
 };
 
 // A page-protection watchpoint: its linear range and the guest-physical ranges it maps to.
@@ -86,6 +108,7 @@ enum class Protection { Full, HolesOnly, None };
 struct InsertContext {
     PagingState paging;
     std::function<std::vector<std::uint64_t>()> pcs_phys;
+    bool code64 = false;  // that vCPU runs 64-bit code (CS.L): how an OUT patch reads the first byte
 };
 
 class BreakpointManager {
@@ -113,6 +136,8 @@ public:
     std::recursive_mutex& run_mutex() const { return run_mu_; }
     // The patch at a linear address (gdb's breakpoint address), or nullptr.
     const Patch* patch_at(std::uint64_t addr) const;
+    // The guest's own byte under a patch at guest-physical `phys`; nullopt if unpatched.
+    std::optional<std::uint8_t> original_byte(std::uint64_t phys) const;
     const DebugRegisterSlots& debug_registers() const { return drs_; }
     // The KVM_SET_GUEST_DEBUG request of a run, and setting it on one vCPU (any of them).
     GuestDebugRequest guest_debug(bool step) const;
@@ -128,6 +153,9 @@ public:
     // address, or else one on the byte it maps to through the vCPU's page tables (gdb
     // set it through another mapping, or under `monitor phys on`); nullptr if none.
     const Patch* patch_hit(const PagingState& paging, std::uint64_t linear) const;
+    // An OUT patch was removed from the byte `linear` maps to (a vCPU may still have
+    // been on its way out of KVM_RUN from it).
+    bool out_patch_removed_at(const PagingState& paging, std::uint64_t linear) const;
     // An MMIO exit on a protected page: applies the access to RAM (a write over a patch
     // byte becomes the byte to restore; the patch stays) and returns the watchpoint it
     // hit, if any. nullopt also when the access is not in RAM.
@@ -155,12 +183,25 @@ public:
 
     // --- for `monitor info debug` ---------------------------------------------
     std::size_t patch_count() const { return patches_.size(); }
+    std::size_t hlt_patch_count() const;  // those the halt poll must look for
     std::size_t page_watch_count() const { return page_watches_.size(); }
     std::size_t protected_page_count() const { return protected_pages_.size(); }
 
 private:
     mutable std::recursive_mutex run_mu_;
-    const Patch* patch_at_phys(std::uint64_t phys) const;  // any patch of that byte, or nullptr
+    const Patch* patch_at_phys(std::uint64_t phys) const;  // any patch starting at that byte, or nullptr
+    Patch plan_patch(std::uint64_t phys, const InsertContext& ctx) const;
+    void take_bytes(const Patch& p);
+    void drop_bytes(const Patch& p);
+    // The guest wrote `data` at guest-physical `phys` over RAM that may hold patch
+    // bytes: those become the bytes to restore, and the patches go back.
+    void keep_patches_over(std::uint64_t phys, std::span<const std::uint8_t> data);
+    // An OUT patch whose guest byte became a one-byte instruction (the guest or gdb
+    // wrote it) would cover the next instruction: it becomes a HLT, with its aliases.
+    void refit_patches();
+    // Breakpoints that took no bytes (inside an OUT patch's instruction) at `phys`
+    // get their own once that patch is gone.
+    void replan_empty_patches(std::uint64_t phys);
     std::optional<std::string> code_on_watched_pages(const PageWatch& w, const InsertContext& ctx) const;
     void sync_memslots();
     void lay_out_memslots(const std::map<std::uint64_t, bool>& pages);  // phys page -> hole
@@ -173,7 +214,9 @@ private:
     const SystemArea& area_;
     TextSink diag_;
 
-    std::map<std::uint64_t, Patch> patches_;  // by linear address
+    std::map<std::uint64_t, Patch> patches_;         // by linear address
+    std::map<std::uint64_t, PatchedByte> patched_;   // by guest-physical address
+    std::set<std::uint64_t> removed_out_patches_;    // guest-physical, since the last remove_all
     DebugRegisterSlots drs_;                  // Z1/Z2/Z4 on DR0-DR3
     std::vector<PageWatch> page_watches_;
     std::map<std::uint64_t, bool> protected_pages_;  // phys page -> true: hole (access), false: read-only

@@ -15,7 +15,7 @@ using stub::BreakpointKind;
 using stub::StopEvent;
 using stub::TargetStatus;
 
-Mechanisms choose_mechanisms(const TargetOptions& options, const DebugProbe& probe) {
+Mechanisms choose_mechanisms(const TargetOptions& options, const DebugProbe& probe, Platform platform) {
     Mechanisms m;
     m.software = options.software;
     if (m.software == BreakMechanism::Auto || m.software == BreakMechanism::DebugRegisters)
@@ -28,6 +28,8 @@ Mechanisms choose_mechanisms(const TargetOptions& options, const DebugProbe& pro
         m.watch = probe.hw_write_traps ? WatchMechanism::DebugRegisters : WatchMechanism::PageProtection;
     m.readonly_mem = probe.readonly_mem;
     m.blockirq = (probe.guest_debug2 & KVM_GUESTDBG_BLOCKIRQ) != 0;
+    // The in-kernel LAPIC keeps a HLT inside KVM (breakpoints.hpp, kOutImm8).
+    m.io_patch = platform == Platform::Pc;
     return m;
 }
 
@@ -80,7 +82,7 @@ KvmTarget::KvmTarget(std::unique_ptr<Machine> machine, TargetOptions options)
       forced_{options.software != BreakMechanism::Auto, options.hardware != BreakMechanism::Auto,
               options.watch != WatchMechanism::Auto},
       space_(machine_->memory()),
-      breakpoints_(machine_->memory(), space_, choose_mechanisms(options, probe_), vm_memslots(*machine_),
+      breakpoints_(machine_->memory(), space_, choose_mechanisms(options, probe_, machine_->platform()), vm_memslots(*machine_),
                    machine_->image(), machine_->system_area(), diag_),
       all_stop_(run_, runners_, [this](unsigned i, const StopEvent& ev) { return still_a_breakpoint(i, ev); }),
       non_stop_(run_, runners_, [this](unsigned i, const StopEvent& ev) { return still_a_breakpoint(i, ev); }) {
@@ -340,6 +342,13 @@ TargetStatus KvmTarget::insert_breakpoint(BreakpointKind kind, std::uint64_t add
     AllHeld held(breakpoints_, runners_);
     InsertContext ctx;
     ctx.paging = paging();
+    // 0x40-0x4F are REX prefixes only in 64-bit code, and the code a breakpoint goes
+    // in may be another mode's than the vCPU's now (an AP's real-mode trampoline):
+    // read so only while every vCPU (held: readable) runs 64-bit code.
+    ctx.code64 = std::all_of(runners_.begin(), runners_.end(), [](const auto& runner) {
+        const kvm_sregs s = runner->registers().sregs();
+        return s.cs.l && (s.efer & bits::EFER_LMA);
+    });
     ctx.pcs_phys = [this, &ctx] {
         // Every vCPU's (held, if it runs): none may run on a hole.
         std::vector<std::uint64_t> pcs;

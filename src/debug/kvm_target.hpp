@@ -34,7 +34,9 @@
 //
 // Mechanisms (probed once per process, see probe.hpp, and shown by `monitor info debug`):
 //   Z0 software breakpoints: int3 + KVM_GUESTDBG_USE_SW_BP where #BP traps, otherwise a
-//      one-byte HLT (0xF4) patch recognised on KVM_EXIT_HLT at rip-1.
+//      one-byte HLT (0xF4) patch recognised on KVM_EXIT_HLT at rip-1 (on the pc
+//      platform by the halt poll), or on the pc platform, over an instruction of two
+//      bytes or more, `out 0xe5, al` recognised on KVM_EXIT_IO (breakpoints.hpp).
 //   Z1 hardware breakpoints: DR0-DR3 where they trap, otherwise the same patch.
 //   Z2/Z4 watchpoints: DR0-DR3 where data breakpoints trap (and the range fits one),
 //      otherwise page protection: the watched pages become a KVM_MEM_READONLY memslot
@@ -78,7 +80,7 @@ struct TargetOptions {
 
 // The mechanisms `options` asks for, with Auto (and a kind that cannot serve) resolved
 // by what `probe` found.
-Mechanisms choose_mechanisms(const TargetOptions& options, const DebugProbe& probe);
+Mechanisms choose_mechanisms(const TargetOptions& options, const DebugProbe& probe, Platform platform);
 
 class KvmTarget final : public stub::DebugTarget {
 public:

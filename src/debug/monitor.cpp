@@ -40,10 +40,13 @@ std::string_view trim(std::string_view s) {
     return s;
 }
 
-const char* mech_name(BreakMechanism m) {
+const char* mech_name(BreakMechanism m, bool io_patch) {
     switch (m) {
     case BreakMechanism::Int3: return "int3 (KVM_GUESTDBG_USE_SW_BP)";
-    case BreakMechanism::HltPatch: return "HLT patch (0xF4, recognised on KVM_EXIT_HLT)";
+    case BreakMechanism::HltPatch:
+        return io_patch ? "HLT patch, as `out 0xe5, al` (E6 E5, recognised on KVM_EXIT_IO) on instructions of two "
+                          "bytes or more and 0xF4 (found halted by the halt poll) on one-byte ones"
+                        : "HLT patch (0xF4, recognised on KVM_EXIT_HLT)";
     case BreakMechanism::DebugRegisters: return "debug registers DR0-DR3 (KVM_GUESTDBG_USE_HW_BP)";
     default: return "auto";
     }
@@ -93,10 +96,10 @@ std::string Monitor::info_debug() const {
     const Mechanisms& m = bps_.mechanisms();
     std::ostringstream o;
     auto chosen = [](bool forced) { return forced ? " (forced by --breakpoints)" : " (chosen by the probe)"; };
-    o << "software breakpoints (Z0): " << mech_name(m.software) << chosen(forced_.software) << "\n"
+    o << "software breakpoints (Z0): " << mech_name(m.software, m.io_patch) << chosen(forced_.software) << "\n"
       << "  probe: int3 with KVM_GUESTDBG_USE_SW_BP " << (probe_.sw_bp_traps ? "traps" : "does not trap") << " ("
       << probe_.sw_bp_detail << ")\n"
-      << "hardware breakpoints (Z1): " << mech_name(m.hardware) << chosen(forced_.hardware) << "\n"
+      << "hardware breakpoints (Z1): " << mech_name(m.hardware, m.io_patch) << chosen(forced_.hardware) << "\n"
       << "  probe: DR0 execute breakpoint " << (probe_.hw_exec_traps ? "traps" : "does not trap") << " ("
       << probe_.hw_exec_detail << ")\n"
       << "watchpoints (Z2 write, Z4 access): "

@@ -275,19 +275,28 @@ StopEvent VcpuRunner::run_until_stop(bool step, bool watch_mode) {
         std::size_t patches = 0;
         {
             std::lock_guard bps_lock(bps_.run_mutex());
-            patches = bps_.patch_count();
+            patches = bps_.hlt_patch_count();
         }
         halt_poll.emplace(std::chrono::microseconds(patches ? 1000 : 50000));
     }
     for (;;) {
         VcpuExit e = run_guest(false);
         if (std::holds_alternative<exit::Interrupted>(e)) {
+            bool interrupted = false;
             {
                 std::lock_guard lock(mu_);
-                if (interrupt_requested_) {
-                    if (quit_) return signal_stop(kSigKill, "target destroyed");
-                    return signal_stop(kSigInt);
+                if (interrupt_requested_ && quit_) return signal_stop(kSigKill, "target destroyed");
+                interrupted = interrupt_requested_;
+            }
+            if (interrupted) {
+                // Kicked (Ctrl-C, or another vCPU stopped) while halted on a HLT patch
+                // the poll had not seen yet: that is the stop, at the breakpoint's
+                // address. Left at rip+1 in its halt, the vCPU would later resume
+                // inside the guest's instruction once gdb puts its byte back.
+                if (halt_poll) {
+                    if (auto ev = poll_halted(true)) return *ev;
                 }
+                return signal_stop(kSigInt);
             }
             if (halt_poll) {
                 if (auto ev = poll_halted()) return *ev;
@@ -335,6 +344,11 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
     Vcpu& vcpu = vcpu_;
     if (auto* d = std::get_if<exit::Debug>(&e)) return debug_exit_stop(*d, bps_, vcpu);
     if (std::holds_alternative<exit::Hlt>(e)) return halt_stop(false);
+    if (auto* io = std::get_if<exit::IoOut>(&e);
+        io && io->port == kBreakPort && io->size == 1 && io->count == 1 && bps_.mechanisms().io_patch) {
+        std::optional<StopEvent> stop;
+        if (out_patch_exit(stop)) return stop;
+    }
     if (auto* m = std::get_if<exit::Mmio>(&e)) {
         // A protected page; or one that was when this vCPU's access exited, and that
         // gdb unprotected since (a watchpoint removed while the vCPU runs): the access
@@ -368,7 +382,7 @@ std::optional<StopEvent> VcpuRunner::handle_exit(const VcpuExit& e) {
 // LAPIC). rip is past the HLT (one byte): one of our patches when rip-1 holds one.
 // Returns the stop, or nullopt when the vCPU goes on (a patch gdb removed meanwhile;
 // in the kernel, a guest's own HLT that an interrupt will end).
-std::optional<StopEvent> VcpuRunner::halt_stop(bool in_kernel) {
+std::optional<StopEvent> VcpuRunner::halt_stop(bool in_kernel, bool patches_only) {
     Vcpu& vcpu = vcpu_;
     const kvm_sregs sregs = vcpu.get_sregs();
     kvm_regs regs = vcpu.get_regs();
@@ -394,6 +408,7 @@ std::optional<StopEvent> VcpuRunner::halt_stop(bool in_kernel) {
         ev.signal = kSigTrap;
         return ev;
     }
+    if (patches_only) return std::nullopt;
     if (in_kernel && (regs.rflags & bits::RFLAGS_IF)) return std::nullopt;  // the next interrupt wakes it
     finished_ = true;
     halted_ = true;
@@ -437,10 +452,61 @@ std::optional<StopEvent> VcpuRunner::step_sti() {
     return signal_stop(kSigTrap);
 }
 
-std::optional<StopEvent> VcpuRunner::poll_halted() {
+std::optional<StopEvent> VcpuRunner::poll_halted(bool patches_only) {
     std::lock_guard bps_lock(bps_.run_mutex());
     if (vcpu_.get_mp_state() != KVM_MP_STATE_HALTED) return std::nullopt;
-    return halt_stop(true);
+    return halt_stop(true, patches_only);
+}
+
+// KVM (Linux 5.1 on) leaves rip at an OUT it exits for and skips the instruction on
+// the next KVM_RUN (complete_userspace_io). That KVM_RUN is made now, with
+// immediate_exit (finish_instruction: no guest instruction runs), and rip set back
+// to the patch: the vCPU stops at the breakpoint, and whatever resumes it (a step
+// over it, a continue with the guest's bytes back) owes KVM nothing. What the skip
+// changed besides rip is put back too: the interrupt shadow of an STI or MOV SS
+// just before (the guest's instruction must still run under it), and the #DB a
+// guest's own TF would queue for the OUT, which never ran. The guest's own OUT to
+// port 0xE5, where no patch is, goes to the devices as any port write.
+bool VcpuRunner::out_patch_exit(std::optional<StopEvent>& stop) {
+    const kvm_sregs sregs = vcpu_.get_sregs();
+    kvm_regs regs = vcpu_.get_regs();
+    const std::uint64_t pc = debug::linear_pc(regs, sregs);
+    const PagingState paging = paging_of(sregs);
+    const Patch* patch = bps_.patch_hit(paging, pc);
+    if (patch && patch->byte != kOutImm8) patch = nullptr;
+    // Not ours: the guest's own OUT, unless an OUT patch of ours was there and gdb
+    // removed it while this vCPU was on its way out of KVM_RUN from it (non-stop):
+    // the guest's bytes are back, and they run now, unreported.
+    if (!patch) {
+        const std::optional<std::uint8_t> first = bps_.ram_byte_at_linear(paging, pc);
+        if (!bps_.out_patch_removed_at(paging, pc) || first == kOutImm8) return false;
+    }
+    const bool software = patch && patch->software;
+    const std::uint8_t shadow = vcpu_.get_vcpu_events().interrupt.shadow;
+    const bool tf = regs.rflags & bits::RFLAGS_TF;
+    if (tf) {
+        regs.rflags &= ~bits::RFLAGS_TF;
+        vcpu_.set_regs(regs);
+    }
+    finish_instruction();  // what it might report (a step's trap) is this stop's, not another
+    regs = vcpu_.get_regs();
+    const bool ip16 = !sregs.cs.db && !sregs.cs.l;
+    regs.rip = ip16 ? (regs.rip - 2) & 0xffff : regs.rip - 2;
+    if (tf) regs.rflags |= bits::RFLAGS_TF;
+    vcpu_.set_regs(regs);
+    if (shadow) {
+        kvm_vcpu_events events = vcpu_.get_vcpu_events();
+        events.flags = KVM_VCPUEVENT_VALID_SHADOW;
+        events.interrupt.shadow = shadow;
+        vcpu_.set_vcpu_events(events);
+    }
+    const bool ours = patch != nullptr;
+    if (ours) {
+        StopEvent ev = signal_stop(kSigTrap);
+        ev.kind = software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
+        stop = ev;
+    }
+    return true;
 }
 
 std::optional<StopEvent> VcpuRunner::handle_protected_mmio(const exit::Mmio& m) {

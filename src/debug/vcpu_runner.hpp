@@ -110,8 +110,12 @@ private:
     stub::StopEvent run_until_stop(bool step, bool watch_mode = true);
     std::optional<stub::StopEvent> handle_exit(const VcpuExit& e);
     std::optional<stub::StopEvent> handle_protected_mmio(const exit::Mmio& m);
-    std::optional<stub::StopEvent> halt_stop(bool in_kernel);
-    std::optional<stub::StopEvent> poll_halted();
+    // `patches_only`: only a halt on one of our patches is a stop (a kicked vCPU).
+    std::optional<stub::StopEvent> halt_stop(bool in_kernel, bool patches_only = false);
+    std::optional<stub::StopEvent> poll_halted(bool patches_only = false);
+    // An OUT to kBreakPort: true when it was an OUT patch's (ours, or one gdb removed
+    // meanwhile), with the stop to report, if any, in `stop`.
+    bool out_patch_exit(std::optional<stub::StopEvent>& stop);
     std::optional<stub::StopEvent> finish_instruction();
     VcpuExit run_guest(bool finish_only);
     void apply_guest_debug(bool step);  // KVM_SET_GUEST_DEBUG, remembering `step`

@@ -25,8 +25,8 @@ inline constexpr std::uint64_t CR0_PE = 1u << 0, CR0_MP = 1u << 1, CR0_EM = 1u <
 inline constexpr std::uint64_t CR4_PSE = 1u << 4, CR4_PAE = 1u << 5, CR4_OSFXSR = 1u << 9,
                                CR4_OSXMMEXCPT = 1u << 10, CR4_LA57 = 1u << 12, CR4_SMEP = 1u << 20;
 inline constexpr std::uint64_t EFER_LME = 1u << 8, EFER_LMA = 1u << 10, EFER_NXE = 1u << 11;
-// RFLAGS (Intel SDM Vol. 1 3.4.3): IF, virtual-8086 mode, and where IOPL's two bits start.
-inline constexpr std::uint64_t RFLAGS_IF = 1u << 9, RFLAGS_VM = 1u << 17;
+// RFLAGS (Intel SDM Vol. 1 3.4.3): TF, IF, virtual-8086 mode, and where IOPL's two bits start.
+inline constexpr std::uint64_t RFLAGS_TF = 1u << 8, RFLAGS_IF = 1u << 9, RFLAGS_VM = 1u << 17;
 inline constexpr unsigned RFLAGS_IOPL_SHIFT = 12;
 }  // namespace bits
 

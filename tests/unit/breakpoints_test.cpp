@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <cerrno>
 #include <elf.h>
 #include <linux/kvm.h>
@@ -244,7 +245,7 @@ TEST_F(AliasedBreakpoints, AliasesKeepTheGuestByte) {
     ASSERT_TRUE(insert(BreakpointKind::Software, 0x400010).is_ok());
     ASSERT_TRUE(insert(BreakpointKind::Software, 0x401010).is_ok());
     EXPECT_EQ(bps->patch_count(), 2u);
-    EXPECT_EQ(bps->patch_at(0x401010)->original, 0x55);  // not the first patch's byte
+    EXPECT_EQ(bps->original_byte(0x5010), 0x55);  // not the first patch's byte
     EXPECT_EQ(shown(0x401010), 0x55);
     ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x400010, 1).is_ok());
     EXPECT_EQ(mem.read8(0x5010), kHlt);  // the alias still patches it
@@ -387,6 +388,151 @@ TEST_F(Breakpoints, RemoveAllRestoresEveryByteAndPlainRam) {
     EXPECT_EQ(bps->page_watch_count(), 0u);
     EXPECT_FALSE(bps->any_protected());
     EXPECT_EQ(calls.back(), (SlotCall{0, 0, 0, kRam}));
+}
+
+// The pc platform's patch (breakpoints.hpp, kOutImm8): `out 0xe5, al` over an
+// instruction of two bytes or more, HLT over a one-byte one.
+class OutPatches : public Breakpoints {
+protected:
+    void SetUp() override {
+        mech.io_patch = true;
+        make();
+    }
+    std::vector<std::uint8_t> ram(std::uint64_t phys, std::size_t n) const {
+        std::vector<std::uint8_t> v(n);
+        mem.read(phys, v);
+        return v;
+    }
+    using Bytes = std::vector<std::uint8_t>;
+};
+
+TEST_F(OutPatches, ATwoByteInstructionGetsTheOutAndShowsItsOwnBytes) {
+    const Bytes add{0x83, 0x45, 0x08, 0x03};  // addl $3, 8(%ebp)
+    mem.write(0x2345, add);
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+    EXPECT_EQ(ram(0x2345, 4), (Bytes{kOutImm8, kBreakPort, 0x08, 0x03}));
+    EXPECT_EQ(bps->patch_at(0x2345)->len, 2u);
+    EXPECT_EQ(bps->hlt_patch_count(), 0u);
+    Bytes shown(4);
+    ASSERT_EQ(bps->read_memory(paging, 0x2345, shown), 4u);
+    EXPECT_EQ(shown, add);
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2345, 1).is_ok());
+    EXPECT_EQ(ram(0x2345, 4), add);
+}
+
+TEST_F(OutPatches, OneByteInstructionsAndThePagesLastByteKeepHlt) {
+    mem.write8(0x2345, 0x55);  // push %ebp
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+    EXPECT_EQ(ram(0x2345, 2), (Bytes{kHlt, 0x00}));
+    mem.write(0x2fff, Bytes{0x83, 0xc0});  // addl $imm8, %eax, split over two pages
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2fff).is_ok());
+    EXPECT_EQ(mem.read8(0x2fff), kHlt);
+    EXPECT_EQ(mem.read8(0x3000), 0xc0);
+    EXPECT_EQ(bps->hlt_patch_count(), 2u);
+}
+
+TEST_F(OutPatches, Rex48IsAPrefixOnlyIn64BitCode) {
+    mem.write(0x2000, Bytes{0x48, 0x89, 0xe5});  // mov %rsp,%rbp, or dec %eax; ...
+    mem.write(0x2100, Bytes{0x48, 0x89, 0xe5});
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2000).is_ok());  // a 32-bit vCPU: DEC EAX
+    EXPECT_EQ(mem.read8(0x2000), kHlt);
+    InsertContext c = ctx();
+    c.code64 = true;
+    ASSERT_TRUE(bps->insert(BreakpointKind::Software, 0x2100, 1, c).is_ok());
+    EXPECT_EQ(ram(0x2100, 3), (Bytes{kOutImm8, kBreakPort, 0xe5}));
+}
+
+TEST_F(OutPatches, WritesOverBothBytesAreTheGuestsAndThePatchStays) {
+    mem.write(0x2345, Bytes{0xb0, 0x20});  // movb $0x20, %al
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+    ASSERT_EQ(bps->write_memory(paging, 0x2344, Bytes{0x90, 0xb0, 0x21}), 3u);  // gdb's write
+    EXPECT_EQ(ram(0x2344, 3), (Bytes{0x90, kOutImm8, kBreakPort}));
+    // The guest's own write through the read-only page (an MMIO exit).
+    std::array<std::uint8_t, 8> data{0x22};
+    exit::Mmio m{0x2346, 1, true, std::span<std::uint8_t>(data)};
+    mem.write8(0x2346, 0);
+    EXPECT_FALSE(bps->protected_access(m).has_value());
+    EXPECT_EQ(bps->original_byte(0x2346), 0x22);
+    EXPECT_EQ(mem.read8(0x2346), kBreakPort);
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2345, 1).is_ok());
+    EXPECT_EQ(ram(0x2344, 3), (Bytes{0x90, 0xb0, 0x22}));
+}
+
+TEST_F(OutPatches, ABreakpointInsideAnOutPatchTakesNoBytes) {
+    mem.write(0x2345, Bytes{0xb0, 0x20, 0x90});
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2346).is_ok());  // inside movb's immediate
+    EXPECT_EQ(bps->patch_at(0x2346)->len, 0u);
+    PagingState flat = paging;
+    EXPECT_EQ(bps->patch_hit(flat, 0x2346), nullptr);
+    // The next instruction's breakpoint still gets its own byte.
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2347).is_ok());
+    EXPECT_EQ(ram(0x2345, 3), (Bytes{kOutImm8, kBreakPort, kHlt}));
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2346, 1).is_ok());
+    EXPECT_EQ(ram(0x2345, 3), (Bytes{kOutImm8, kBreakPort, kHlt}));
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2345, 1).is_ok());
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2347, 1).is_ok());
+    EXPECT_EQ(ram(0x2345, 3), (Bytes{0xb0, 0x20, 0x90}));
+}
+
+TEST_F(OutPatches, TheBreakpointInsideGetsItsOwnBytesWhenTheOuterOneGoes) {
+    mem.write(0x2345, Bytes{0xb0, 0x20, 0x90});
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2346).is_ok());
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2345, 1).is_ok());
+    EXPECT_EQ(bps->patch_at(0x2346)->len, 2u);  // 20 90: and, two bytes
+    EXPECT_EQ(ram(0x2345, 3), (Bytes{0xb0, kOutImm8, kBreakPort}));
+    EXPECT_TRUE(bps->out_patch_removed_at(paging, 0x2345));
+    EXPECT_FALSE(bps->out_patch_removed_at(paging, 0x2346));
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2346, 1).is_ok());
+    EXPECT_EQ(ram(0x2345, 3), (Bytes{0xb0, 0x20, 0x90}));
+}
+
+// The guest (or gdb) makes the patched instruction a one-byte one: the OUT patch
+// would cover the next instruction, so it becomes a HLT.
+TEST_F(OutPatches, AWriteThatMakesItOneByteTurnsTheOutIntoHlt) {
+    mem.write(0x2345, Bytes{0xb0, 0x20});
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+    std::array<std::uint8_t, 8> data{0x55};  // push %ebp
+    exit::Mmio m{0x2345, 1, true, std::span<std::uint8_t>(data)};
+    EXPECT_FALSE(bps->protected_access(m).has_value());
+    EXPECT_EQ(ram(0x2345, 2), (Bytes{kHlt, 0x20}));
+    EXPECT_EQ(bps->patch_at(0x2345)->len, 1u);
+    EXPECT_EQ(bps->original_byte(0x2345), 0x55);
+    EXPECT_FALSE(bps->original_byte(0x2346).has_value());
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x2345, 1).is_ok());
+    EXPECT_EQ(ram(0x2345, 2), (Bytes{0x55, 0x20}));
+}
+
+TEST_F(OutPatches, ANeighbourAlreadyPatchedMakesItHlt) {
+    mem.write(0x2345, Bytes{0xb0, 0x20});
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2346).is_ok());  // first, on the second byte (20 00: and)
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x2345).is_ok());
+    EXPECT_EQ(ram(0x2345, 3), (Bytes{kHlt, kOutImm8, kBreakPort}));
+    bps->remove_all();
+    EXPECT_EQ(ram(0x2345, 2), (Bytes{0xb0, 0x20}));
+}
+
+class OutAliases : public AliasedBreakpoints {
+protected:
+    void SetUp() override {
+        mech.io_patch = true;
+        AliasedBreakpoints::SetUp();
+        mem.write8(0x5011, 0x02);  // 0x5010: push $2 (6a 02)
+        mem.write8(0x5010, 0x6a);
+    }
+};
+
+TEST_F(OutAliases, AliasesShareBothBytes) {
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x400010).is_ok());
+    ASSERT_TRUE(insert(BreakpointKind::Software, 0x401010).is_ok());
+    EXPECT_EQ(bps->patch_at(0x401010)->len, 2u);
+    EXPECT_EQ(bps->original_byte(0x5011), 0x02);
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x400010, 1).is_ok());
+    EXPECT_EQ(mem.read8(0x5011), kBreakPort);  // the alias still patches it
+    ASSERT_TRUE(bps->remove(BreakpointKind::Software, 0x401010, 1).is_ok());
+    EXPECT_EQ(mem.read8(0x5010), 0x6a);
+    EXPECT_EQ(mem.read8(0x5011), 0x02);
 }
 
 }  // namespace
