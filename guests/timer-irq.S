@@ -25,11 +25,21 @@
  * vector prints "timer-irq: unexpected interrupt" and exits with 4.
  * tests/gdb/timer_irq_check.py and tests/gdb/scenarios/timer_irq.py step through
  * pit_handler instruction by instruction, with the next ticks pending.
+ *
+ * With the command line "busy" (kvmgdb --cmdline busy), the LAPIC timer runs at
+ * 2 kHz and, instead of idling, the guest counts in a loop with interrupts on:
+ * busy_add (`addl $3, busy_sum`, 7 bytes) and `addl $1, busy_rounds`, BUSY_ROUNDS
+ * times, using no register (so pit_handler's %eax is no matter). Then it checks
+ * busy_sum == 3 * busy_rounds and prints "timer-irq: busy loop ok" (status 0) or
+ * "timer-irq: FAILED: busy_sum ..." (status 5). tests/gdb/scenarios/timer_irq_busy.py
+ * stops at busy_add again and again while the ticks come: a breakpoint in code
+ * that runs with interrupts on must neither skip nor split the instruction.
  */
 #define COM1    0x3f8
 #define LAPIC   0xfee00000
 #define DEBUGCON 0xe9
 #define EXITPORT 0xf4
+#define BUSY_ROUNDS 3000000
 
         .code32
 
@@ -49,6 +59,7 @@ _start:
         cli
         cld
         movl    $stack_top, %esp
+        movl    %ebx, start_info        /* hvm_start_info (PVH: %ebx at entry) */
 
         /* Every vector to unexpected_handler, then the exceptions and ours. */
         xorl    %ecx, %ecx
@@ -130,8 +141,13 @@ _start:
         movl    $625000, LAPIC+0x380    /* initial count */
 
         movl    $counters, %ebp         /* the handlers' base register, for good */
-        movl    $ready_msg, %esi
+        call    busy_wanted
+        jnz     1f
+        movl    $31250, LAPIC+0x380     /* busy: 2 kHz */
+1:      movl    $ready_msg, %esi
         call    puts
+        call    busy_wanted
+        jz      busy
         sti
         .globl  idle, idle_after_hlt, idle_end
 idle:
@@ -139,7 +155,57 @@ idle:
 idle_after_hlt:
         jmp     idle
 idle_end:
+
+/* The "busy" command line's loop, interrupts on (see the top). */
+busy:
+        sti
+        .globl  busy_add, busy_next
+busy_add:
+        addl    $3, busy_sum
+busy_next:
+        addl    $1, busy_rounds
+        cmpl    $BUSY_ROUNDS, busy_rounds
+        jb      busy_add
+        cli
+        movl    busy_rounds, %eax
+        leal    (%eax,%eax,2), %eax
+        cmpl    busy_sum, %eax
+        jne     1f
+        movl    $busy_ok_msg, %esi
+        call    puts
+        movb    $0, %al
+        outb    %al, $EXITPORT
+        hlt
+1:      movl    $busy_bad_msg, %esi
+        call    puts
+        movl    busy_sum, %eax
+        call    put_dec
+        movl    $busy_rounds_msg, %esi
+        call    puts
+        movl    busy_rounds, %eax
+        call    put_dec
+        movb    $'\n', %al
+        outb    %al, $DEBUGCON
+        movb    $5, %al
+        outb    %al, $EXITPORT
+        hlt
         .size   _start, . - _start
+
+/* busy_wanted: ZF set when the PVH command line starts with "busy". Keeps %eax. */
+        .type   busy_wanted, @function
+busy_wanted:
+        pushl   %eax
+        movl    start_info, %eax
+        movl    24(%eax), %eax          /* hvm_start_info.cmdline_paddr (low half) */
+        testl   %eax, %eax
+        jz      1f
+        cmpl    $0x79737562, (%eax)     /* "busy" */
+        popl    %eax
+        ret
+1:      testl   %esp, %esp              /* ZF clear: no command line */
+        popl    %eax
+        ret
+        .size   busy_wanted, . - busy_wanted
 
 /* set_gate: IDT entry %ecx -> handler %eax, a 32-bit interrupt gate on our CS.
    Keeps %ecx and %eax. */
@@ -395,6 +461,9 @@ summary_pit:    .asciz  "\npit="
 summary_lapic:  .asciz  " lapic="
 unexpected_msg: .asciz  "timer-irq: unexpected interrupt\n"
 exception_msg:  .asciz  "timer-irq: exception 0x"
+busy_ok_msg:    .asciz  "timer-irq: busy loop ok\n"
+busy_bad_msg:   .asciz  "timer-irq: FAILED: busy_sum "
+busy_rounds_msg: .asciz " after busy_rounds "
 
         .data
         .p2align 3
@@ -424,6 +493,14 @@ uart_bytes:     .long 0
         .type   spurious_count, @object
 spurious_count: .long 0
         .size   spurious_count, 4
+        .globl  busy_sum, busy_rounds
+        .type   busy_sum, @object
+busy_sum:       .long 0                 /* += 3 per round of the busy loop */
+        .size   busy_sum, 4
+        .type   busy_rounds, @object
+busy_rounds:    .long 0
+        .size   busy_rounds, 4
+start_info:     .long 0
 
         .bss
         .p2align 3
