@@ -180,7 +180,6 @@ std::size_t BreakpointManager::write_memory(const PagingState& paging, std::uint
         auto part = in.subspan(at, n);
         mem_.write(phys, part);
         keep_patches_over(phys, part);
-        refit_patches();
     });
 }
 
@@ -294,10 +293,13 @@ bool BreakpointManager::out_patch_removed_at(const PagingState& paging, std::uin
 }
 
 void BreakpointManager::keep_patches_over(std::uint64_t phys, std::span<const std::uint8_t> data) {
+    bool any = false;
     for (auto b = patched_.lower_bound(phys); b != patched_.end() && b->first < phys + data.size(); ++b) {
         b->second.original = data[b->first - phys];
         mem_.write8(b->first, b->second.value);
+        any = true;
     }
+    if (any) refit_patches();
 }
 
 GuestDebugRequest BreakpointManager::guest_debug(bool step) const {
@@ -341,7 +343,6 @@ std::optional<WatchHit> BreakpointManager::protected_access(const exit::Mmio& m)
         // The guest wrote over a patched breakpoint byte: that is the byte to restore
         // later, and the patch stays in place.
         keep_patches_over(m.addr, written);
-        refit_patches();
     } else {
         mem_.read(m.addr, std::span<std::uint8_t>(m.data.data(), len));
     }
@@ -386,14 +387,16 @@ std::optional<WatchHit> BreakpointManager::first_access_watch() const {
 }
 
 void BreakpointManager::repatch() {
+    bool any = false;
     for (auto& [phys, b] : patched_) {
         const std::uint8_t now = mem_.read8(phys);
         if (now != b.value) {
             b.original = now;
             mem_.write8(phys, b.value);
+            any = true;
         }
     }
-    refit_patches();
+    if (any) refit_patches();
 }
 
 // An access watchpoint under page protection takes whole pages out of the memslots,

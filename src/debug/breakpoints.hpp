@@ -194,7 +194,7 @@ private:
     void take_bytes(const Patch& p);
     void drop_bytes(const Patch& p);
     // The guest wrote `data` at guest-physical `phys` over RAM that may hold patch
-    // bytes: those become the bytes to restore, and the patches go back.
+    // bytes: those become the bytes to restore, and the patches go back (refitted).
     void keep_patches_over(std::uint64_t phys, std::span<const std::uint8_t> data);
     // An OUT patch whose guest byte became a one-byte instruction (the guest or gdb
     // wrote it) would cover the next instruction: it becomes a HLT, with its aliases.

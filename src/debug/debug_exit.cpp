@@ -51,9 +51,7 @@ std::optional<StopEvent> debug_exit_stop(const exit::Debug& d, const BreakpointM
             vcpu.set_vcpu_events(events);
             return std::nullopt;
         }
-        StopEvent ev = signal_stop(kSigTrap);
-        ev.kind = patch->software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
-        return ev;
+        return patch_stop(*patch);
     }
     return signal_stop(kSigTrap, "debug exception " + std::to_string(d.exception));
 }

@@ -20,6 +20,13 @@ inline stub::StopEvent signal_stop(int sig, std::string message = {}) {
     return ev;
 }
 
+// The stop at one of our patches: swbreak for a Z0, hwbreak for a Z1 fallback.
+inline stub::StopEvent patch_stop(const Patch& patch) {
+    stub::StopEvent ev = signal_stop(kSigTrap);
+    ev.kind = patch.software ? stub::StopEvent::Kind::SoftwareBreak : stub::StopEvent::Kind::HardwareBreak;
+    return ev;
+}
+
 // The stop of a page-protection watchpoint (watch:ADDR or awatch:ADDR).
 inline stub::StopEvent watch_stop(const WatchHit& hit) {
     stub::StopEvent ev;

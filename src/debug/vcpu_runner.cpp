@@ -17,6 +17,17 @@ namespace kvmgdb::debug {
 
 using stub::StopEvent;
 
+namespace {
+
+// rip moved by `delta` bytes, wrapping at 64 KiB where IP is 16 bits (real mode, or
+// a 16-bit code segment).
+std::uint64_t ip_moved(const kvm_regs& regs, const kvm_sregs& sregs, std::int64_t delta) {
+    const std::uint64_t rip = regs.rip + static_cast<std::uint64_t>(delta);
+    return !sregs.cs.db && !sregs.cs.l ? rip & 0xffff : rip;
+}
+
+}  // namespace
+
 VcpuRunner::VcpuRunner(Machine& machine, Vcpu& vcpu, BreakpointManager& breakpoints, TextSink diag, unsigned index)
     : machine_(machine), vcpu_(vcpu), bps_(breakpoints), diag_(std::move(diag)), registers_(vcpu,
                  xsave_support(machine.cpuid()), supported_xcr0(machine.cpuid())), index_(index) {
@@ -402,12 +413,7 @@ std::optional<StopEvent> VcpuRunner::halt_stop(bool in_kernel, bool patches_only
         if (in_kernel) vcpu.set_mp_state(KVM_MP_STATE_RUNNABLE);
     }
     if (removed) return std::nullopt;
-    if (ours) {
-        StopEvent ev;
-        ev.kind = patch->software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
-        ev.signal = kSigTrap;
-        return ev;
-    }
+    if (ours) return patch_stop(*patch);
     if (patches_only) return std::nullopt;
     if (in_kernel && (regs.rflags & bits::RFLAGS_IF)) return std::nullopt;  // the next interrupt wakes it
     finished_ = true;
@@ -442,8 +448,7 @@ std::optional<StopEvent> VcpuRunner::step_sti() {
         if (byte != kSti) return std::nullopt;  // another instruction, or a breakpoint's patch there
     }
     regs.rflags |= bits::RFLAGS_IF;
-    const bool ip16 = !sregs.cs.db && !sregs.cs.l;  // real mode, or a 16-bit code segment
-    regs.rip = ip16 ? (regs.rip + 1) & 0xffff : regs.rip + 1;
+    regs.rip = ip_moved(regs, sregs, 1);
     vcpu_.set_regs(regs);
     kvm_vcpu_events events = vcpu_.get_vcpu_events();
     events.flags = KVM_VCPUEVENT_VALID_SHADOW;
@@ -481,7 +486,7 @@ bool VcpuRunner::out_patch_exit(std::optional<StopEvent>& stop) {
         const std::optional<std::uint8_t> first = bps_.ram_byte_at_linear(paging, pc);
         if (!bps_.out_patch_removed_at(paging, pc) || first == kOutImm8) return false;
     }
-    const bool software = patch && patch->software;
+    const std::optional<StopEvent> ours = patch ? std::optional(patch_stop(*patch)) : std::nullopt;
     const std::uint8_t shadow = vcpu_.get_vcpu_events().interrupt.shadow;
     const bool tf = regs.rflags & bits::RFLAGS_TF;
     if (tf) {
@@ -490,8 +495,7 @@ bool VcpuRunner::out_patch_exit(std::optional<StopEvent>& stop) {
     }
     finish_instruction();  // what it might report (a step's trap) is this stop's, not another
     regs = vcpu_.get_regs();
-    const bool ip16 = !sregs.cs.db && !sregs.cs.l;
-    regs.rip = ip16 ? (regs.rip - 2) & 0xffff : regs.rip - 2;
+    regs.rip = ip_moved(regs, sregs, -2);
     if (tf) regs.rflags |= bits::RFLAGS_TF;
     vcpu_.set_regs(regs);
     if (shadow) {
@@ -500,12 +504,7 @@ bool VcpuRunner::out_patch_exit(std::optional<StopEvent>& stop) {
         events.interrupt.shadow = shadow;
         vcpu_.set_vcpu_events(events);
     }
-    const bool ours = patch != nullptr;
-    if (ours) {
-        StopEvent ev = signal_stop(kSigTrap);
-        ev.kind = software ? StopEvent::Kind::SoftwareBreak : StopEvent::Kind::HardwareBreak;
-        stop = ev;
-    }
+    stop = ours;
     return true;
 }
 
